@@ -1,0 +1,5 @@
+import sys
+
+from swipeguard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The access record: who saw or changed what, when and why."""

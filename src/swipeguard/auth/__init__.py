@@ -1,0 +1,1 @@
+"""Console users and their sign-in; tills authenticate with API keys (see facilities)."""

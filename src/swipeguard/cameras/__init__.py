@@ -1,0 +1,1 @@
+"""Counter cameras: recording, segments, clips and retention."""

@@ -1,0 +1,1 @@
+"""Card holders: the insured, their cards and their enrolled photos (the template)."""

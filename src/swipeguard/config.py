@@ -1,0 +1,127 @@
+"""One validated settings model for the whole system.
+
+Every setting has a title, a default, bounds and an environment variable
+(``SWIPEGUARD_<SECTION>__<NAME>``, or ``SWIPEGUARD_<NAME>`` for top-level ones).
+Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FaceSettings(Section):
+    workers: int = Field(2, ge=1, le=64, title="Processes computing face descriptors")
+    upsample: int = Field(1, ge=0, le=3, title="Times the detector upsamples an image")
+    min_detection_score: float = Field(
+        0.0, ge=-2.0, le=3.0,
+        title="HOG detection score below which a detection is dropped",
+    )
+    min_face_px: int = Field(60, ge=20, le=1000, title="Smallest face (eye-to-mouth box side, px)")
+    max_image_pixels: int = Field(
+        40_000_000, ge=1_000_000, le=400_000_000, title="Largest image accepted, in pixels"
+    )
+    enrol_jitter: int = Field(
+        5, ge=0, le=100, title="Jittered copies averaged into an enrolment descriptor"
+    )
+
+
+class VerificationSettings(Section):
+    threshold: float = Field(
+        0.55, gt=0.0, lt=2.0,
+        title="Euclidean distance at or below which a capture matches the card holder",
+    )
+    decision_deadline_s: float = Field(
+        5.0, ge=0.0, le=60.0, title="Longest a till's pre-payment check waits for the verdict"
+    )
+    alarm_on_no_face: bool = Field(True, title="Open an alarm when no face is seen at a swipe")
+    window_before_s: float = Field(3.0, ge=0.0, le=30.0, title="Video seconds before a swipe")
+    window_after_s: float = Field(2.0, ge=0.0, le=30.0, title="Video seconds after a swipe")
+    frames_fused: int = Field(3, ge=1, le=20, title="Best frames embedded and fused per capture")
+    claim_timeout_s: float = Field(
+        60.0, ge=5.0, le=3600.0, title="A claimed swipe not decided by then is claimed again"
+    )
+
+
+class RecordingSettings(Section):
+    segment_seconds: float = Field(10.0, ge=1.0, le=600.0, title="Length of a recorded segment")
+    reconnect_initial_s: float = Field(0.5, ge=0.05, le=60.0, title="First reconnect delay")
+    reconnect_max_s: float = Field(30.0, ge=0.5, le=600.0, title="Longest reconnect delay")
+    clip_before_s: float = Field(15.0, ge=0.0, le=600.0, title="Clip seconds before a swipe")
+    clip_after_s: float = Field(15.0, ge=0.0, le=600.0, title="Clip seconds after a swipe")
+
+
+class RetentionSettings(Section):
+    keep_days: float = Field(30.0, ge=0.01, le=3650.0, title="Days a segment is kept")
+    min_free_bytes: int = Field(
+        5 * 1024**3, ge=0, title="Free disk space below which the oldest segments go first"
+    )
+    interval_s: float = Field(600.0, ge=1.0, le=86400.0, title="Seconds between retention runs")
+
+
+class SearchSettings(Section):
+    exact_below: int = Field(
+        200_000, ge=1000, title="Gallery size below which search is exact (flat index)"
+    )
+    top_k: int = Field(20, ge=1, le=1000, title="Results returned by a face search")
+
+
+class RuleSettings(Section):
+    many_facilities_count: int = Field(3, ge=2, le=100, title="Facilities in the window to alarm")
+    many_facilities_window_h: float = Field(6.0, gt=0, le=168, title="Window for that rule, h")
+    max_travel_kmh: float = Field(60.0, gt=0, le=1000, title="Fastest plausible travel, km/h")
+    amount_factor: float = Field(5.0, gt=1, le=1000, title="Amount over the holder's median x")
+    amount_min_history: int = Field(5, ge=1, le=1000, title="Past swipes needed for that rule")
+
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", title="Address the API and console listen on")
+    port: int = Field(8000, ge=1, le=65535, title="Port the API and console listen on")
+    session_hours: float = Field(12.0, gt=0, le=720, title="Hours a console sign-in lasts")
+    secure_cookies: bool = Field(False, title="Send the session cookie only over HTTPS")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWIPEGUARD_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    data_dir: Path = Field(Path("data"), title="Directory for the database, faces and video")
+    database_url: str | None = Field(
+        None, title="SQLAlchemy URL; default is a SQLite file in the data directory"
+    )
+    secret_key: str | None = Field(
+        None, title="Key for national ID hashes; default is a random key kept in the data dir"
+    )
+    faces: FaceSettings = FaceSettings()
+    verification: VerificationSettings = VerificationSettings()
+    recording: RecordingSettings = RecordingSettings()
+    retention: RetentionSettings = RetentionSettings()
+    search: SearchSettings = SearchSettings()
+    rules: RuleSettings = RuleSettings()
+    server: ServerSettings = ServerSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'swipeguard.db').resolve()}"
+
+    def path(self, *parts: str) -> Path:
+        """A path under the data directory, its parent created."""
+        p = self.data_dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Facilities (pharmacies and clinics) and their tills."""

@@ -1,0 +1,20 @@
+"""Alembic environment: runs on the engine the application hands over."""
+
+from alembic import context
+
+from swipeguard.db import Base, load_models, make_engine
+
+load_models()
+config = context.config
+engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,1 @@
+"""Swipes: posted by tills, stored durably, verified against the card holder's face."""
