@@ -1,0 +1,45 @@
+"""FastAPI dependencies: who is asking. Console users by cookie, tills by API key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from swipeguard.api.deps import get_session
+from swipeguard.auth import service
+from swipeguard.auth.models import Role, User
+from swipeguard.facilities.models import Till
+
+COOKIE = "swipeguard_session"
+
+
+def current_user(request: Request, session: Session = Depends(get_session)) -> User:
+    token = request.cookies.get(COOKIE)
+    user = service.user_for_token(session, token=token) if token else None
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    return user
+
+
+def require_user(*roles: Role) -> Callable[..., User]:
+    """A dependency admitting signed-in users with one of ``roles`` (any role if none)."""
+
+    def check(user: User = Depends(current_user)) -> User:
+        if roles and user.role not in roles and user.role is not Role.ADMIN:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "your role does not allow this")
+        return user
+
+    return check
+
+
+def current_till(
+    x_api_key: str | None = Header(default=None, alias="X-API-Key"),
+    session: Session = Depends(get_session),
+) -> Till:
+    till = service.till_for_key(session, api_key=x_api_key) if x_api_key else None
+    if till is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid till API key is required",
+                            headers={"WWW-Authenticate": "ApiKey"})
+    return till

@@ -1,0 +1,48 @@
+"""Keeping personal data out of logs and responses: masks and keyed hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+
+def mask_card(card_no: str) -> str:
+    """``****1234``: enough for an operator to tell cards apart, not to use one."""
+    return "****" + card_no[-4:] if len(card_no) > 4 else "****"
+
+
+def mask_national_id(last4: str) -> str:
+    return "**************" + last4
+
+
+def keyed_hash(secret: str, value: str) -> str:
+    """HMAC-SHA256 hex: the same value always matches, but cannot be read back."""
+    normalized = value.strip().upper()
+    return hmac.new(secret.encode(), normalized.encode(), hashlib.sha256).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a long random token (API key, session cookie): fast is safe here."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def secret_key(configured: str | None, data_dir: Path) -> str:
+    """The configured key, or one generated once and kept (mode 0600) in the data dir."""
+    if configured:
+        return configured
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key)
+    tmp.chmod(0o600)
+    tmp.rename(path)
+    return key
