@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from swipeguard.db import Base, UTCDateTime, enum_type, utcnow
@@ -33,6 +33,9 @@ class Swipe(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     till_id: Mapped[int] = mapped_column(ForeignKey("tills.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the request's content (card, time, amount, still): a retry with the
+    # same key must carry the same content, or it is a different swipe reusing a key.
+    request_hash: Mapped[str] = mapped_column(String(64))
     card_no: Mapped[str] = mapped_column(String(32), index=True)
     card_holder_id: Mapped[int | None] = mapped_column(
         ForeignKey("card_holders.id"), index=True, default=None
@@ -57,6 +60,8 @@ class Swipe(Base):
     distance: Mapped[float | None] = mapped_column(default=None)
     threshold: Mapped[float | None] = mapped_column(default=None)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Why the verdict is what it is, in words an operator reads.
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
     # Set when the card was reported lost from a time before this swipe.
     flagged_for_review: Mapped[bool] = mapped_column(default=False)
 

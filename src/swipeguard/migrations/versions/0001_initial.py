@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-12-04 16:41:46.002718
+Create Date: 2026-12-04 16:46:57.341621
 """
 
 from collections.abc import Sequence
@@ -136,6 +136,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('till_id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=100), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('card_no', sa.String(length=32), nullable=False),
     sa.Column('card_holder_id', sa.Integer(), nullable=True),
     sa.Column('swiped_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
@@ -151,6 +152,7 @@ def upgrade() -> None:
     sa.Column('distance', sa.Double(), nullable=True),
     sa.Column('threshold', sa.Double(), nullable=True),
     sa.Column('decided_at', swipeguard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('flagged_for_review', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['card_holder_id'], ['card_holders.id'], name=op.f('fk_swipes_card_holder_id_card_holders')),
     sa.ForeignKeyConstraint(['till_id'], ['tills.id'], name=op.f('fk_swipes_till_id_tills')),
