@@ -87,6 +87,10 @@ class ServerSettings(Section):
     port: int = Field(8000, ge=1, le=65535, title="Port the API and console listen on")
     session_hours: float = Field(12.0, gt=0, le=720, title="Hours a console sign-in lasts")
     secure_cookies: bool = Field(False, title="Send the session cookie only over HTTPS")
+    # 10 MB holds a till's full-resolution JPEG still or an enrolment photo with room to spare.
+    max_body_bytes: int = Field(
+        10 * 1024**2, ge=1024, le=1024**3, title="Largest request body accepted, bytes"
+    )
 
 
 class Settings(BaseSettings):

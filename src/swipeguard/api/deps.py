@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from swipeguard.config import Settings
@@ -25,3 +26,9 @@ def get_session(request: Request) -> Iterator[Session]:
     """A session that commits when the view returns without error."""
     with get_db(request).transaction() as session:
         yield session
+
+
+# With the default ("request") scope FastAPI runs the code after ``yield`` once the
+# response has been sent, so a failed commit would follow a 200. The "function" scope
+# commits before the response leaves: views that write should take ``DbSession``.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, Header, HTTPException, Request, status
-from sqlalchemy.orm import Session
 
-from swipeguard.api.deps import get_session
+from swipeguard.api.deps import DbSession
 from swipeguard.auth import service
 from swipeguard.auth.models import Role, User
 from swipeguard.facilities.models import Till
@@ -15,9 +14,13 @@ from swipeguard.facilities.models import Till
 COOKIE = "swipeguard_session"
 
 
-def current_user(request: Request, session: Session = Depends(get_session)) -> User:
+def optional_user(request: Request, session: DbSession) -> User | None:
+    """The signed-in user, or None: for pages that send strangers to the sign-in page."""
     token = request.cookies.get(COOKIE)
-    user = service.user_for_token(session, token=token) if token else None
+    return service.user_for_token(session, token=token) if token else None
+
+
+def current_user(user: User | None = Depends(optional_user)) -> User:
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
     return user
@@ -35,8 +38,8 @@ def require_user(*roles: Role) -> Callable[..., User]:
 
 
 def current_till(
+    session: DbSession,
     x_api_key: str | None = Header(default=None, alias="X-API-Key"),
-    session: Session = Depends(get_session),
 ) -> Till:
     till = service.till_for_key(session, api_key=x_api_key) if x_api_key else None
     if till is None:
