@@ -19,6 +19,7 @@ class Section(BaseModel):
 
 
 class FaceSettings(Section):
+    engine: str = Field("dlib", title="Face backend (a name in faces.service.ENGINES)")
     workers: int = Field(2, ge=1, le=64, title="Processes computing face descriptors")
     upsample: int = Field(1, ge=0, le=3, title="Times the detector upsamples an image")
     min_detection_score: float = Field(

@@ -40,6 +40,14 @@ class Box:
 
 
 @dataclass(frozen=True, slots=True)
+class Detection:
+    """A face found by the detector, before landmarks: its box and the detector's score."""
+
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class Quality:
     """How usable a face is for comparison."""
 
