@@ -66,3 +66,11 @@ def sign_out(session: Session, *, token: str) -> None:
 
 def till_for_key(session: Session, *, api_key: str) -> Till | None:
     return session.scalar(select(Till).where(Till.api_key_hash == token_hash(api_key)))
+
+
+def get_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
