@@ -50,6 +50,10 @@ class VerificationSettings(Section):
     claim_timeout_s: float = Field(
         60.0, ge=5.0, le=3600.0, title="A claimed swipe not decided by then is claimed again"
     )
+    broker_url: str | None = Field(
+        None, pattern=r"^rediss?://",
+        title="Redis URL whose streams wake verifiers on other machines; none: in-process",
+    )
 
 
 class RecordingSettings(Section):
