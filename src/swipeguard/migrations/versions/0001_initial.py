@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-12-04 16:46:57.341621
+Create Date: 2026-12-04 16:48:14.719664
 """
 
 from collections.abc import Sequence
@@ -115,6 +115,66 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sign_ins', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sign_ins_user_id'), ['user_id'], unique=False)
+
+    op.create_table('camera_states',
+    sa.Column('camera_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('recording', 'reconnecting', 'stopped', name='recorderstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('owner', sa.String(length=100), nullable=True),
+    sa.Column('heartbeat_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bitrate_bps', sa.BigInteger(), nullable=True),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_camera_states_camera_id_cameras')),
+    sa.PrimaryKeyConstraint('camera_id', name=op.f('pk_camera_states'))
+    )
+    op.create_table('gaps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('camera_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', swipeguard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_gaps_camera_id_cameras')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gaps'))
+    )
+    with op.batch_alter_table('gaps', schema=None) as batch_op:
+        batch_op.create_index('ix_gaps_camera_start', ['camera_id', 'started_at'], unique=False)
+
+    op.create_table('segment_purges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('segment_id', sa.Integer(), nullable=False),
+    sa.Column('camera_id', sa.Integer(), nullable=False),
+    sa.Column('path', sa.String(length=300), nullable=False),
+    sa.Column('started_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sa.String(length=30), nullable=False),
+    sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_segment_purges_camera_id_cameras')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segment_purges'))
+    )
+    with op.batch_alter_table('segment_purges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_segment_purges_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_segment_purges_camera_id'), ['camera_id'], unique=False)
+
+    op.create_table('segments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('camera_id', sa.Integer(), nullable=False),
+    sa.Column('path', sa.String(length=300), nullable=False),
+    sa.Column('started_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('state', sa.Enum('open', 'complete', 'repaired', name='segmentstate', native_enum=False, length=12), nullable=False),
+    sa.Column('video_codec', sa.String(length=20), nullable=False),
+    sa.Column('audio_codec', sa.String(length=20), nullable=True),
+    sa.Column('protected', sa.Boolean(), nullable=False),
+    sa.Column('created_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_segments_camera_id_cameras')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segments')),
+    sa.UniqueConstraint('path', name=op.f('uq_segments_path'))
+    )
+    with op.batch_alter_table('segments', schema=None) as batch_op:
+        batch_op.create_index('ix_segments_camera_start', ['camera_id', 'started_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_segments_ended_at'), ['ended_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_segments_state'), ['state'], unique=False)
 
     op.create_table('tills',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -251,6 +311,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tills_facility_id'))
 
     op.drop_table('tills')
+    with op.batch_alter_table('segments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_segments_state'))
+        batch_op.drop_index(batch_op.f('ix_segments_ended_at'))
+        batch_op.drop_index('ix_segments_camera_start')
+
+    op.drop_table('segments')
+    with op.batch_alter_table('segment_purges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_segment_purges_camera_id'))
+        batch_op.drop_index(batch_op.f('ix_segment_purges_at'))
+
+    op.drop_table('segment_purges')
+    with op.batch_alter_table('gaps', schema=None) as batch_op:
+        batch_op.drop_index('ix_gaps_camera_start')
+
+    op.drop_table('gaps')
+    op.drop_table('camera_states')
     with op.batch_alter_table('sign_ins', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sign_ins_user_id'))
 
