@@ -77,6 +77,18 @@ class SearchSettings(Section):
         200_000, ge=1000, title="Gallery size below which search is exact (flat index)"
     )
     top_k: int = Field(20, ge=1, le=1000, title="Results returned by a face search")
+    approximate: str = Field(
+        "HNSW32,Flat", min_length=1, max_length=100,
+        title="FAISS index factory string of the index used from exact_below on",
+    )
+    approximate_params: str = Field(
+        "efConstruction=80,efSearch=128", max_length=200,
+        title="FAISS parameters of that index (name=value,...)",
+    )
+    group_threshold: float = Field(
+        0.45, gt=0.0, lt=2.0,
+        title="Distance at or below which two non-holder captures are taken as one person",
+    )
 
 
 class RuleSettings(Section):
