@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-12-04 16:48:14.719664
+Create Date: 2026-12-04 16:50:51.170169
 """
 
 from collections.abc import Sequence
@@ -51,6 +51,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_card_holders_card_no'), ['card_no'], unique=True)
         batch_op.create_index(batch_op.f('ix_card_holders_national_id_hash'), ['national_id_hash'], unique=False)
 
+    op.create_table('cases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('card_no', sa.String(length=32), nullable=False),
+    sa.Column('since', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.Enum('open', 'closed', name='casestatus', native_enum=False, length=16), nullable=False),
+    sa.Column('findings', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cases'))
+    )
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cases_card_no'), ['card_no'], unique=False)
+
     op.create_table('facilities',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -61,6 +76,19 @@ def upgrade() -> None:
     sa.Column('created_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_facilities'))
     )
+    op.create_table('suspects',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['suspects.id'], name=op.f('fk_suspects_merged_into_id_suspects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suspects'))
+    )
+    with op.batch_alter_table('suspects', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_suspects_active'), ['active'], unique=False)
+
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=100), nullable=False),
@@ -70,6 +98,12 @@ def upgrade() -> None:
     sa.Column('created_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    )
+    op.create_table('worker_cursors',
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('updated_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_worker_cursors'))
     )
     op.create_table('cameras',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -86,6 +120,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cameras', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cameras_facility_id'), ['facility_id'], unique=False)
+
+    op.create_table('case_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=30), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_events_case_id_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_events'))
+    )
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_events_case_id'), ['case_id'], unique=False)
 
     op.create_table('enrolled_photos',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -115,6 +162,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sign_ins', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sign_ins_user_id'), ['user_id'], unique=False)
+
+    op.create_table('suspect_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('suspect_id', sa.Integer(), nullable=False),
+    sa.Column('at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=30), nullable=False),
+    sa.Column('capture_ids', sa.Text(), nullable=False),
+    sa.Column('other_suspect_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['suspect_id'], ['suspects.id'], name=op.f('fk_suspect_events_suspect_id_suspects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suspect_events'))
+    )
+    with op.batch_alter_table('suspect_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_suspect_events_suspect_id'), ['suspect_id'], unique=False)
 
     op.create_table('camera_states',
     sa.Column('camera_id', sa.Integer(), nullable=False),
@@ -279,11 +341,50 @@ def upgrade() -> None:
     with op.batch_alter_table('alarm_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alarm_events_alarm_id'), ['alarm_id'], unique=False)
 
+    op.create_table('suspect_exclusions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('suspect_id', sa.Integer(), nullable=False),
+    sa.Column('capture_id', sa.Integer(), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['capture_id'], ['captures.id'], name=op.f('fk_suspect_exclusions_capture_id_captures')),
+    sa.ForeignKeyConstraint(['suspect_id'], ['suspects.id'], name=op.f('fk_suspect_exclusions_suspect_id_suspects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suspect_exclusions')),
+    sa.UniqueConstraint('suspect_id', 'capture_id', name=op.f('uq_suspect_exclusions_suspect_id'))
+    )
+    with op.batch_alter_table('suspect_exclusions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_suspect_exclusions_capture_id'), ['capture_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_suspect_exclusions_suspect_id'), ['suspect_id'], unique=False)
+
+    op.create_table('suspect_members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('suspect_id', sa.Integer(), nullable=False),
+    sa.Column('capture_id', sa.Integer(), nullable=False),
+    sa.Column('added_by', sa.String(length=100), nullable=False),
+    sa.Column('added_at', swipeguard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('distance', sa.Double(), nullable=True),
+    sa.ForeignKeyConstraint(['capture_id'], ['captures.id'], name=op.f('fk_suspect_members_capture_id_captures')),
+    sa.ForeignKeyConstraint(['suspect_id'], ['suspects.id'], name=op.f('fk_suspect_members_suspect_id_suspects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suspect_members')),
+    sa.UniqueConstraint('capture_id', name=op.f('uq_suspect_members_capture_id'))
+    )
+    with op.batch_alter_table('suspect_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_suspect_members_suspect_id'), ['suspect_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('suspect_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_suspect_members_suspect_id'))
+
+    op.drop_table('suspect_members')
+    with op.batch_alter_table('suspect_exclusions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_suspect_exclusions_suspect_id'))
+        batch_op.drop_index(batch_op.f('ix_suspect_exclusions_capture_id'))
+
+    op.drop_table('suspect_exclusions')
     with op.batch_alter_table('alarm_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alarm_events_alarm_id'))
 
@@ -327,6 +428,10 @@ def downgrade() -> None:
 
     op.drop_table('gaps')
     op.drop_table('camera_states')
+    with op.batch_alter_table('suspect_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_suspect_events_suspect_id'))
+
+    op.drop_table('suspect_events')
     with op.batch_alter_table('sign_ins', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sign_ins_user_id'))
 
@@ -335,12 +440,25 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_enrolled_photos_card_holder_id'))
 
     op.drop_table('enrolled_photos')
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_events_case_id'))
+
+    op.drop_table('case_events')
     with op.batch_alter_table('cameras', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cameras_facility_id'))
 
     op.drop_table('cameras')
+    op.drop_table('worker_cursors')
     op.drop_table('users')
+    with op.batch_alter_table('suspects', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_suspects_active'))
+
+    op.drop_table('suspects')
     op.drop_table('facilities')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cases_card_no'))
+
+    op.drop_table('cases')
     with op.batch_alter_table('card_holders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_card_holders_national_id_hash'))
         batch_op.drop_index(batch_op.f('ix_card_holders_card_no'))
