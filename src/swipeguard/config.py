@@ -22,8 +22,10 @@ class FaceSettings(Section):
     engine: str = Field("dlib", title="Face backend (a name in faces.service.ENGINES)")
     workers: int = Field(2, ge=1, le=64, title="Processes computing face descriptors")
     upsample: int = Field(1, ge=0, le=3, title="Times the detector upsamples an image")
+    # dlib's own cut (0.0) lets partial and merged faces through; they score 0.0-0.2 on
+    # the samples while real faces score 0.26+ (1st pct): see faces/dlib_engine.py.
     min_detection_score: float = Field(
-        0.0, ge=-2.0, le=3.0,
+        0.2, ge=-2.0, le=3.0,
         title="HOG detection score below which a detection is dropped",
     )
     min_face_px: int = Field(60, ge=20, le=1000, title="Smallest face (eye-to-mouth box side, px)")
