@@ -1,0 +1,139 @@
+"""The face of the person at the counter for one swipe: from the till's still or from video.
+
+From a still: the largest face (several people may be in the picture; the one at the
+counter is nearest the camera). From video: frames from ``window_before_s`` before the
+swipe to ``window_after_s`` after it, faces detected in each (in the face pool), tracked
+from frame to frame, the counter's track chosen, its best ``frames_fused`` frames
+embedded and fused into one descriptor weighted by their quality.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from swipeguard.cameras.frames import Frame, frames_between
+from swipeguard.config import Settings
+from swipeguard.db import Database
+from swipeguard.faces import service as faces
+from swipeguard.faces.pool import FacePool, chip_jpeg
+from swipeguard.faces.types import Embedding, Face
+from swipeguard.swipes import files, tracking
+from swipeguard.swipes.models import Capture, CaptureSource
+
+log = logging.getLogger(__name__)
+
+# Five frames a second: a face at the counter for even one second is seen five times,
+# and a 5 s window costs 25 detections (about 1.3 s of one core at 640x360, upsample 1).
+SAMPLE_FPS = 5.0
+
+
+@dataclass(frozen=True)
+class FaceCapture:
+    """A usable face and its descriptor (fused over ``frames_used`` frames for video)."""
+
+    source: CaptureSource
+    face: Face  # the best sighting: its chip is what an operator sees
+    descriptor: Embedding
+    frames_used: int
+    frames_seen: int = 1  # frames looked at (1 for a still)
+    at: datetime | None = None  # when the best frame was taken (video only)
+
+    def describe(self) -> str:
+        if self.source is CaptureSource.STILL:
+            return "from the till's still"
+        return (f"over {self.frames_used} fused frame{'s' if self.frames_used > 1 else ''} "
+                f"of {self.frames_seen} sampled")
+
+
+@dataclass(frozen=True)
+class NoCapture:
+    """Why no usable face was found, in words for the operator."""
+
+    reason: str
+
+
+Outcome = FaceCapture | NoCapture
+
+
+def from_still(settings: Settings, pool: FacePool, *, data: bytes) -> Outcome:
+    """The largest face in the till's still."""
+    described = pool.describe_image(data).result()
+    if not described:
+        return NoCapture("no face in the till's still")
+    best = max(described, key=lambda d: d.face.quality.face_px)
+    small = _too_small(best.face, settings)
+    if small:
+        return NoCapture(f"{small} in the till's still")
+    return FaceCapture(source=CaptureSource.STILL, face=best.face,
+                       descriptor=best.descriptor, frames_used=1)
+
+
+def from_video(settings: Settings, db: Database | Session, pool: FacePool, *,
+               camera_id: int, swiped_at: datetime, frames_fused: int | None = None) -> Outcome:
+    """The fused face of the person at the counter around the swipe time."""
+    v = settings.verification
+    start = swiped_at - timedelta(seconds=v.window_before_s)
+    end = swiped_at + timedelta(seconds=v.window_after_s)
+    started = time.perf_counter()
+    frames = list(frames_between(settings, db, camera_id=camera_id, start=start, end=end,
+                                 fps=SAMPLE_FPS))
+    if not frames:
+        return NoCapture(f"no video from the till's camera between {start:%H:%M:%S} and "
+                         f"{end:%H:%M:%S}")
+    decoded = time.perf_counter()
+    found = pool.detect_many([f.image for f in frames])
+    log.debug("camera %s: %s frames decoded in %.2f s, faces found in %.2f s", camera_id,
+              len(frames), decoded - started, time.perf_counter() - decoded)
+    return _fuse_counter_face(settings, pool, frames, found, swiped_at=swiped_at,
+                              frames_fused=frames_fused or v.frames_fused)
+
+
+def _fuse_counter_face(settings: Settings, pool: FacePool, frames: list[Frame],
+                       found: list[list[Face]], *, swiped_at: datetime,
+                       frames_fused: int) -> Outcome:
+    seconds = (frames[-1].at - frames[0].at).total_seconds()
+    tracks = tracking.link([(f.at, faces_) for f, faces_ in zip(frames, found, strict=True)])
+    height, width = frames[0].image.shape[:2]
+    track = tracking.counter_track(tracks, frame_times=[f.at for f in frames],
+                                   swiped_at=swiped_at, frame_size=(width, height))
+    if track is None:
+        return NoCapture(f"no face at the counter in {len(frames)} frames "
+                         f"({seconds:.1f} s of video)")
+    best = [s for s in tracking.best_sightings(track, count=frames_fused)
+            if not _too_small(s.face, settings)]
+    if not best:
+        return NoCapture(f"{_too_small(track.last.face, settings)} in every frame of the "
+                         "person at the counter")
+    embeddings = pool.embed_many([s.face for s in best])
+    weights = [max(1e-3, tracking.frame_score(s.face)) for s in best]
+    return FaceCapture(
+        source=CaptureSource.VIDEO, face=best[0].face,
+        descriptor=faces.fuse(embeddings, weights), frames_used=len(best),
+        frames_seen=len(frames), at=best[0].at,
+    )
+
+
+def _too_small(face: Face, settings: Settings) -> str | None:
+    px, least = face.quality.face_px, settings.faces.min_face_px
+    return f"the face is {px}px, under the {least}px needed" if px < least else None
+
+
+def store(settings: Settings, session: Session, *, swipe_id: int, swiped_at: datetime,
+          capture: FaceCapture) -> Capture:
+    """Writes the chip durably, then adds the capture's row (committed by the caller)."""
+    path = files.store(settings, kind=files.CAPTURES, at=swiped_at,
+                       data=chip_jpeg(capture.face.chip))
+    q = capture.face.quality
+    row = Capture(
+        swipe_id=swipe_id, source=capture.source, image_path=path,
+        descriptor=faces.encode(capture.descriptor), frames_used=capture.frames_used,
+        face_px=q.face_px, sharpness=q.sharpness, frontal=q.frontal,
+        detection_score=q.detection_score if q.detection_score == q.detection_score else 0.0,
+    )
+    session.add(row)
+    return row
