@@ -1,0 +1,46 @@
+"""``swipeguard users``: accounts from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from swipeguard.auth import service
+from swipeguard.db import Database
+
+
+def _users(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "swipeguard", "users", *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_user_added_from_the_command_line_can_sign_in(
+    data_dir: Path, sqlite_db: Database,
+) -> None:
+    added = _users("add", "olga", "--role", "operator", "--password-stdin",
+                   "--data-dir", str(data_dir), stdin="a long passphrase\n")
+    listed = _users("list", "--data-dir", str(data_dir))
+
+    assert added.returncode == 0, added.stderr
+    assert "olga" in listed.stdout and "operator" in listed.stdout
+    with sqlite_db.transaction() as s:
+        user = service.authenticate(s, username="olga", password="a long passphrase")
+        assert user is not None
+        assert user.password_hash.startswith("$argon2id$")
+
+
+def test_a_short_password_or_a_taken_name_is_refused(
+    data_dir: Path, sqlite_db: Database,
+) -> None:
+    d = str(data_dir)
+    _users("add", "olga", "--role", "admin", "--password-stdin", "--data-dir", d,
+           stdin="a long passphrase\n")
+
+    short = _users("add", "ivan", "--role", "operator", "--password-stdin", "--data-dir", d,
+                   stdin="short\n")
+    taken = _users("add", "olga", "--role", "operator", "--password-stdin", "--data-dir", d,
+                   stdin="another long one\n")
+
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    assert taken.returncode == 2 and "exists already" in taken.stderr

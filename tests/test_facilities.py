@@ -1,0 +1,143 @@
+"""Facilities, tills and their keys, camera registration: service, API and commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api_support import PASSWORD, add_user
+from swipeguard.api.app import create_app
+from swipeguard.auth import service as auth
+from swipeguard.auth.models import Role
+from swipeguard.cameras.models import SourceKind
+from swipeguard.config import Settings
+from swipeguard.db import Database
+from swipeguard.facilities import service
+from swipeguard.facilities.models import FacilityKind
+from swipeguard.privacy import token_hash
+
+
+def test_a_till_key_is_returned_once_and_only_its_hash_is_kept(db: Database) -> None:
+    with db.transaction() as s:
+        f = service.create_facility(s, name="North", kind=FacilityKind.PHARMACY,
+                                    district="A", latitude=31.2, longitude=121.4)
+        till, key = service.create_till(s, facility_id=f.id, name="Till 1")
+
+    with db.transaction() as s:
+        stored = service.get_till(s, till_id=till.id)
+        found = auth.till_for_key(s, api_key=key)
+
+    assert stored is not None and stored.api_key_hash == token_hash(key)
+    assert key not in stored.api_key_hash
+    assert found is not None and found.id == till.id
+
+
+def test_a_new_key_replaces_the_old_one(db: Database) -> None:
+    with db.transaction() as s:
+        f = service.create_facility(s, name="North", kind=FacilityKind.CLINIC, district="A")
+        till, old = service.create_till(s, facility_id=f.id, name="Till 1")
+
+    with db.transaction() as s:
+        new = service.rotate_till_key(s, till_id=till.id)
+
+    with db.transaction() as s:
+        assert auth.till_for_key(s, api_key=old) is None
+        assert auth.till_for_key(s, api_key=new) is not None
+
+
+def test_till_names_are_unique_within_a_facility(db: Database) -> None:
+    with db.transaction() as s:
+        f = service.create_facility(s, name="North", kind=FacilityKind.PHARMACY, district="A")
+        g = service.create_facility(s, name="South", kind=FacilityKind.PHARMACY, district="B")
+        service.create_till(s, facility_id=f.id, name="Till 1")
+        service.create_till(s, facility_id=g.id, name="Till 1")
+
+    with pytest.raises(service.AlreadyExists), db.transaction() as s:
+        service.create_till(s, facility_id=f.id, name="Till 1")
+
+
+@pytest.mark.parametrize(("lat", "lon", "message"), [
+    (91.0, 0.0, "latitude"), (0.0, 181.0, "longitude"), (10.0, None, "both"),
+])
+def test_a_position_must_be_on_the_globe_and_complete(
+    sqlite_db: Database, lat: float, lon: float | None, message: str,
+) -> None:
+    with pytest.raises(ValueError, match=message), sqlite_db.transaction() as s:
+        service.create_facility(s, name="X", kind=FacilityKind.CLINIC, district="A",
+                                latitude=lat, longitude=lon)
+
+
+def test_a_camera_belongs_to_its_facility_and_its_till(sqlite_db: Database) -> None:
+    with sqlite_db.transaction() as s:
+        f = service.create_facility(s, name="North", kind=FacilityKind.PHARMACY, district="A")
+        g = service.create_facility(s, name="South", kind=FacilityKind.PHARMACY, district="B")
+        cam = service.create_camera(s, facility_id=f.id, name="north-1",
+                                    source_kind=SourceKind.RTSP, source="rtsp://127.0.0.1/a")
+        till, _ = service.create_till(s, facility_id=f.id, name="Till 1", camera_id=cam.id)
+
+    assert till.camera_id == cam.id
+    with pytest.raises(ValueError, match="another facility"), sqlite_db.transaction() as s:
+        service.create_till(s, facility_id=g.id, name="Till 1", camera_id=cam.id)
+    with pytest.raises(ValueError, match="rtsp://"), sqlite_db.transaction() as s:
+        service.create_camera(s, facility_id=f.id, name="north-2",
+                              source_kind=SourceKind.RTSP, source="http://127.0.0.1/a")
+
+
+@pytest.fixture
+def admin(settings: Settings, sqlite_db: Database) -> Iterator[TestClient]:
+    add_user(sqlite_db, "ada", Role.ADMIN)
+    with TestClient(create_app(settings, sqlite_db)) as c:
+        c.post("/api/session", json={"username": "ada", "password": PASSWORD})
+        yield c
+
+
+def test_an_admin_sets_up_a_facility_till_and_camera_over_the_api(admin: TestClient) -> None:
+    f = admin.post("/api/facilities", json={"name": "North", "kind": "pharmacy",
+                                            "district": "A"}).json()
+    cam = admin.post("/api/admin/cameras", json={
+        "facility_id": f["id"], "name": "north-1", "source_kind": "rtsp",
+        "source": "rtsp://viewer:secret@127.0.0.1:8554/north"}).json()
+    created = admin.post("/api/tills", json={"facility_id": f["id"], "name": "Till 1",
+                                             "camera_id": cam["id"]})
+
+    assert created.status_code == 201
+    key = created.json()["api_key"]
+    assert len(key) >= 40
+    assert cam["source"] == "rtsp://***@127.0.0.1:8554/north"
+    listed = admin.get("/api/tills", params={"facility_id": f["id"]}).json()
+    assert [(t["name"], t["camera_id"]) for t in listed] == [("Till 1", cam["id"])]
+    assert "api_key" not in listed[0]
+    dup = admin.post("/api/tills", json={"facility_id": f["id"], "name": "Till 1"})
+    assert dup.status_code == 409
+    missing = admin.post("/api/tills", json={"facility_id": 999, "name": "Till 9"})
+    assert missing.status_code == 404
+
+
+def _swipeguard(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "swipeguard", *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_commands_add_a_facility_and_a_till_printing_its_key_once(
+    data_dir: Path, sqlite_db: Database,
+) -> None:
+    d = str(data_dir)
+
+    facility = _swipeguard("facilities", "add", "North", "--kind", "pharmacy",
+                           "--district", "A", "--data-dir", d)
+    till = _swipeguard("tills", "add", "Till 1", "--facility", "1", "--data-dir", d)
+    bad = _swipeguard("tills", "add", "Till 2", "--facility", "7", "--data-dir", d)
+    listing = _swipeguard("facilities", "list", "--data-dir", d)
+
+    assert facility.returncode == 0 and "facility 1: North" in facility.stdout
+    assert till.returncode == 0
+    key = till.stdout.strip().split()[-1]
+    with sqlite_db.transaction() as s:
+        assert auth.till_for_key(s, api_key=key) is not None
+    assert bad.returncode == 2 and "no facility 7" in bad.stderr
+    assert "till 1: Till 1" in listing.stdout and key not in listing.stdout
