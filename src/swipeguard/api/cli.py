@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -86,10 +89,24 @@ def serve(args: argparse.Namespace) -> int:
              settings.server.port, settings.data_dir, os.getpid())
     threads.start()
     try:
-        server.run()
+        with _signals_already_handled():
+            server.run()
     finally:
         app.state.stopping.set()
         threads.close()
         db.dispose()
         log.info("stopped")
     return 0 if server.started else 1
+
+
+@contextmanager
+def _signals_already_handled() -> Iterator[None]:
+    """Uvicorn re-raises the stop signal once it has shut down, which would kill the
+    process before the workers are stopped; by then the signal has done its job."""
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
