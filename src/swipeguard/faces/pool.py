@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 from swipeguard.config import FaceSettings
 from swipeguard.faces import service
 from swipeguard.faces.images import load_image
-from swipeguard.faces.types import Box, Embedding, Face, Image, Quality
+from swipeguard.faces.types import Box, Embedding, Face, FaceEngine, Image, Quality
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +68,23 @@ def _start_worker(settings: FaceSettings) -> None:
     log.debug("face worker %s started", os.getpid())
 
 
-def _settings() -> FaceSettings:
+def worker_settings() -> FaceSettings:
+    """The face settings of the pool this process works for (defaults outside a pool)."""
     return _worker_settings or FaceSettings()
+
+
+def worker_engine() -> FaceEngine:
+    """The engine of the process this runs in, with the pool's settings (for task functions)."""
+    return service.get_engine(worker_settings())
 
 
 def describe_image(data: bytes | Image, *, jitter: int = 0,
                    max_pixels: int | None = None) -> list[DescribedFace]:
     """Decodes (if bytes), detects and embeds every face of one image."""
-    settings = _settings()
     image = data if isinstance(data, np.ndarray) else load_image(
-        data, max_pixels=max_pixels or settings.max_image_pixels
+        data, max_pixels=max_pixels or worker_settings().max_image_pixels
     )
-    engine = service.get_engine(settings)
+    engine = worker_engine()
     return [
         DescribedFace(face=face, descriptor=service.embed(face, jitter=jitter, engine=engine))
         for face in service.detect(image, engine=engine)
@@ -88,17 +93,17 @@ def describe_image(data: bytes | Image, *, jitter: int = 0,
 
 def detect_faces(image: Image) -> list[Face]:
     """Every face in one image, largest first."""
-    return service.detect(image, engine=service.get_engine(_settings()))
+    return service.detect(image, engine=worker_engine())
 
 
 def embed_faces(faces: Sequence[Face], jitter: int = 0) -> list[Embedding]:
     """The descriptors of several faces."""
-    engine = service.get_engine(_settings())
+    engine = worker_engine()
     return [service.embed(face, jitter=jitter, engine=engine) for face in faces]
 
 
 def _warm() -> int:
-    service.get_engine(_settings()).load()
+    worker_engine().load()
     return os.getpid()
 
 

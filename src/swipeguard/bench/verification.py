@@ -1,0 +1,437 @@
+"""Face verification on LFW-style pairs: accuracy, FAR/TAR, failures, stage times, pool speed.
+
+Protocol: the first image of each pair is treated as the card holder's enrolment photo
+(descriptor averaged over ``--enrol-jitter`` jittered copies of the chip and of its mirror
+image), the second as a till capture (one plain descriptor, no jitter). Faces are found
+with the configured detector; the face nearest the centre is the subject. When none is
+found, the detector runs again with upsample 2, then the median box of the detected faces
+is used (LFW's crops are centred and scaled alike), and each case is counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swipeguard.config import FaceSettings, get_settings
+from swipeguard.faces import service
+from swipeguard.faces.images import load_image
+from swipeguard.faces.pool import FacePool, worker_engine, worker_settings
+from swipeguard.faces.types import Box, Embedding, Face, FaceEngine, Image
+
+NAME = "verification"
+HELP = "face verification accuracy, FAR/TAR and timings on LFW-style pairs"
+
+log = logging.getLogger(__name__)
+
+MIN_IMPOSTORS = 1_000_000  # FAR 1e-4 needs 100 false accepts' worth of pairs to be stable
+CENTRE_TOLERANCE = 0.16  # the subject's box centre lies within 16% of the side of the centre
+CACHE_VERSION = 1
+DEFAULT_PAIRS = Path("../shared/data/faces/lfw/pairs-dev.txt")
+
+
+@dataclass(frozen=True)
+class Pair:
+    fold: int
+    same: bool
+    enrolled: str  # image paths relative to the data directory
+    captured: str
+
+
+@dataclass(frozen=True)
+class Described:
+    path: str
+    how: str  # "detected", "upsample_2", "centre_box" or "none"
+    box: tuple[int, int, int, int] | None
+    plain: Embedding | None
+    enrol: Embedding | None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS,
+                        help="LFW protocol file (default: %(default)s)")
+    parser.add_argument("--data-dir", type=Path, help="image folder (default: the pairs' folder)")
+    parser.add_argument("--cache", type=Path,
+                        help="descriptor cache folder (default: DATA_DIR/cache/verification "
+                             "under swipeguard's data directory)")
+    parser.add_argument("--limit", type=int, help="use the first N pairs of each kind per fold")
+    parser.add_argument("--enrol-jitter", type=int, help="jittered copies for enrolment photos "
+                                                         "(default: faces.enrol_jitter)")
+    parser.add_argument("--no-flip", action="store_true", help="do not average the mirror image")
+    parser.add_argument("--workers", type=int, help="processes (default: faces.workers)")
+    parser.add_argument("--timing-images", type=int, default=40, help="images timed per stage")
+    parser.add_argument("--pool-images", type=int, default=40,
+                        help="images for the 1-vs-2 worker throughput test (0 skips it)")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = get_settings()
+    faces = settings.faces
+    threshold = settings.verification.threshold
+    jitter = faces.enrol_jitter if args.enrol_jitter is None else args.enrol_jitter
+    flip = not args.no_flip
+    root = (args.data_dir or args.pairs.parent).resolve()
+    pairs = read_pairs(args.pairs, limit=args.limit)
+    started = time.perf_counter()
+
+    cache = Cache(args.cache or settings.data_dir / "cache" / "verification", faces, jitter, flip)
+    described = describe_all(pairs, root=root, faces=faces, jitter=jitter, flip=flip,
+                             cache=cache, workers=args.workers or faces.workers)
+    genuine, scores = pair_distances(pairs, described, enrol=True)
+    plain_scores = pair_distances(pairs, described, enrol=False)[1]
+    impostors = np.sort(impostor_distances(pairs, described))
+
+    result: dict[str, Any] = {
+        "protocol": (f"first image enrolled (jitter {jitter}{', + mirror' if flip else ''}), "
+                     "second image a plain till capture"),
+        "pairs": len(pairs),
+        "threshold": threshold,
+        "accuracy": accuracy(scores, genuine, threshold),
+        "folds": fold_figures(pairs, scores, genuine, threshold),
+        "far": far_figures(impostors, scores, genuine, threshold),
+        "both_plain": {
+            "accuracy": accuracy(plain_scores, genuine, threshold),
+            "fold_accuracy_mean": fold_figures(pairs, plain_scores, genuine, threshold)["mean"],
+        },
+        "thresholds": threshold_table(impostors, scores, genuine),
+        "detection": detection_counts(described),
+        "timing_ms": stage_times(pairs, root=root, faces=faces, jitter=jitter, flip=flip,
+                                 count=args.timing_images),
+    }
+    if args.pool_images:
+        result["pool"] = pool_speed(pairs, root=root, faces=faces, count=args.pool_images)
+    result["elapsed_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def read_pairs(path: Path, *, limit: int | None = None) -> list[Pair]:
+    """The pairs of an LFW protocol file: per fold, same-person pairs then different-person."""
+    lines = [line.split("\t") for line in path.read_text().splitlines() if line.strip()]
+    folds, per_fold = int(lines[0][0]), int(lines[0][1])
+    body = lines[1:]
+    if len(body) != folds * per_fold * 2:
+        raise ValueError(f"{path.name}: expected {folds * per_fold * 2} pairs, got {len(body)}")
+    pairs = []
+    for index, cols in enumerate(body):
+        fold, within = divmod(index, per_fold * 2)
+        same = within < per_fold
+        if limit is not None and within % per_fold >= limit:
+            continue
+        if same:
+            pairs.append(Pair(fold, True, _image(cols[0], cols[1]), _image(cols[0], cols[2])))
+        else:
+            pairs.append(Pair(fold, False, _image(cols[0], cols[1]), _image(cols[2], cols[3])))
+    return pairs
+
+
+def _image(person: str, number: str) -> str:
+    return f"{person}/{person}_{int(number):04d}.jpg"
+
+
+def _person(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+class Cache:
+    """Descriptors on disk, keyed by the settings that change them, so re-runs are quick."""
+
+    def __init__(self, folder: Path, faces: FaceSettings, jitter: int, flip: bool) -> None:
+        key = json.dumps([CACHE_VERSION, faces.engine, faces.upsample, faces.min_detection_score,
+                          jitter, flip])
+        self.path = folder / f"lfw-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+        self.items: dict[str, Described] = {}
+        if self.path.exists():
+            self._read()
+
+    def _read(self) -> None:
+        with np.load(self.path, allow_pickle=False) as z:
+            for i, path in enumerate(z["paths"].tolist()):
+                left, top, right, bottom = (int(v) for v in z["boxes"][i])
+                self.items[path] = Described(
+                    path=path, how=str(z["how"][i]),
+                    box=(left, top, right, bottom) if right > 0 else None,
+                    plain=_row(z["plain"][i]), enrol=_row(z["enrol"][i]),
+                )
+
+    def save(self) -> None:
+        items = list(self.items.values())
+        nan = np.full(128, np.nan, np.float32)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            paths=np.array([d.path for d in items]),
+            how=np.array([d.how for d in items]),
+            boxes=np.array([d.box or (0, 0, 0, 0) for d in items], np.int32).reshape(-1, 4),
+            plain=np.array([nan if d.plain is None else d.plain for d in items]).reshape(-1, 128),
+            enrol=np.array([nan if d.enrol is None else d.enrol for d in items]).reshape(-1, 128),
+        )
+        tmp.replace(self.path)
+
+
+def _row(values: np.ndarray) -> Embedding | None:
+    return None if np.isnan(values).any() else values.astype(np.float32)
+
+
+def describe_all(pairs: Sequence[Pair], *, root: Path, faces: FaceSettings, jitter: int,
+                 flip: bool, cache: Cache, workers: int) -> dict[str, Described]:
+    """Descriptors of every image in the pairs, from the cache or computed in the pool."""
+    enrolled = {p.enrolled for p in pairs}
+    needed = sorted(enrolled | {p.captured for p in pairs})
+    todo = [p for p in needed if p not in cache.items
+            or (p in enrolled and cache.items[p].enrol is None and cache.items[p].how != "none")]
+    log.info("%d images, %d cached, %d to describe", len(needed), len(needed) - len(todo),
+             len(todo))
+    if todo:
+        with FacePool(faces, workers=workers) as pool:
+            _describe_in(pool, todo, root=root, enrolled=enrolled, jitter=jitter, flip=flip,
+                         cache=cache, box=None)
+            missing = [p for p in todo if cache.items[p].how == "none"]
+            if missing:
+                box = _median_box(cache.items.values())
+                _describe_in(pool, missing, root=root, enrolled=enrolled, jitter=jitter,
+                             flip=flip, cache=cache, box=box)
+        cache.save()
+    return {p: cache.items[p] for p in needed}
+
+
+def _describe_in(pool: FacePool, paths: Sequence[str], *, root: Path, enrolled: set[str],
+                 jitter: int, flip: bool, cache: Cache, box: Box | None) -> None:
+    futures = [pool.submit(describe_lfw, str(root / p), p, enrol=p in enrolled, jitter=jitter,
+                           flip=flip, box=box) for p in paths]
+    for done, future in enumerate(futures, 1):
+        item = future.result()
+        cache.items[item.path] = item
+        if done % 250 == 0:
+            log.info("described %d of %d images", done, len(futures))
+            cache.save()
+
+
+def describe_lfw(file: str, path: str, *, enrol: bool, jitter: int, flip: bool,
+                 box: Box | None) -> Described:
+    """One image's plain and (if enrolled) enrolment descriptors, in a pool worker."""
+    engine = worker_engine()
+    image = load_image(Path(file), max_pixels=worker_settings().max_image_pixels)
+    face, how = subject(engine, image, box=box)
+    if face is None:
+        return Described(path=path, how="none", box=None, plain=None, enrol=None)
+    b = face.box
+    return Described(
+        path=path, how=how, box=(b.left, b.top, b.right, b.bottom),
+        plain=service.embed(face, engine=engine),
+        enrol=service.embed(face, jitter=jitter, flip=flip, engine=engine) if enrol else None,
+    )
+
+
+def subject(engine: FaceEngine, image: Image, *, box: Box | None) -> tuple[Face | None, str]:
+    """The centred face: detected, detected at upsample 2, or the given fallback box."""
+    for upsample, how in ((None, "detected"), (2, "upsample_2")):
+        face = _centred(engine.detect(image, upsample=upsample), image)
+        if face is not None:
+            return face, how
+    if box is None:
+        return None, "none"
+    return engine.face_at(image, box), "centre_box"
+
+
+def _centred(faces: list[Face], image: Image) -> Face | None:
+    height, width = image.shape[:2]
+    limit = CENTRE_TOLERANCE * max(height, width)
+
+    def off(face: Face) -> float:
+        x, y = face.box.center
+        return float(np.hypot(x - width / 2, y - height / 2))
+
+    near = [f for f in faces if off(f) <= limit]
+    return min(near, key=off) if near else None
+
+
+def _median_box(items: Any) -> Box:
+    boxes = np.array([d.box for d in items if d.box is not None and d.how == "detected"])
+    left, top, right, bottom = (int(v) for v in np.median(boxes, axis=0))
+    return Box(left=left, top=top, right=right, bottom=bottom)
+
+
+def pair_distances(pairs: Sequence[Pair], described: dict[str, Described], *,
+                   enrol: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(same-person flags, distances) of every pair; a pair without a face never matches."""
+    genuine = np.array([p.same for p in pairs])
+    scores = np.array([
+        _distance(described[p.enrolled].enrol if enrol else described[p.enrolled].plain,
+                  described[p.captured].plain)
+        for p in pairs
+    ])
+    return genuine, scores
+
+
+def _distance(a: Embedding | None, b: Embedding | None) -> float:
+    return float("inf") if a is None or b is None else service.distance(a, b)
+
+
+def accuracy(scores: np.ndarray, genuine: np.ndarray, threshold: float) -> float:
+    return float(np.mean((scores <= threshold) == genuine))
+
+
+def best_threshold(scores: np.ndarray, genuine: np.ndarray) -> float:
+    """The threshold with the highest accuracy (midpoint between neighbouring distances)."""
+    finite = np.sort(scores[np.isfinite(scores)])
+    candidates = (finite[:-1] + finite[1:]) / 2
+    correct = [accuracy(scores, genuine, t) for t in candidates]
+    return float(candidates[int(np.argmax(correct))])
+
+
+def fold_figures(pairs: Sequence[Pair], scores: np.ndarray, genuine: np.ndarray,
+                 threshold: float) -> dict[str, Any]:
+    """Per fold: accuracy at the default threshold and at one tuned on the other folds."""
+    folds = np.array([p.fold for p in pairs])
+    tuned, at_default, chosen = [], [], []
+    for k in sorted(set(folds.tolist())):
+        test, train = folds == k, folds != k
+        t = best_threshold(scores[train], genuine[train]) if train.any() else threshold
+        chosen.append(round(t, 3))
+        tuned.append(accuracy(scores[test], genuine[test], t))
+        at_default.append(accuracy(scores[test], genuine[test], threshold))
+    return {
+        "mean": float(np.mean(tuned)),
+        "std": float(np.std(tuned)),
+        "tuned": [round(a, 4) for a in tuned],
+        "tuned_thresholds": chosen,
+        "at_default": [round(a, 4) for a in at_default],
+        "at_default_mean": float(np.mean(at_default)),
+    }
+
+
+def impostor_distances(pairs: Sequence[Pair], described: dict[str, Described]) -> np.ndarray:
+    """Enrolment photos against captures of every other person (all-vs-all, in blocks)."""
+    enrolled = _vectors(described, {p.enrolled for p in pairs}, enrol=True)
+    captured = _vectors(described, {p.captured for p in pairs}, enrol=False)
+    e_people, e = enrolled
+    c_people, c = captured
+    c_sq = (c * c).sum(axis=1)
+    out = []
+    for start in range(0, len(e), 512):
+        block = e[start:start + 512]
+        d2 = (block * block).sum(axis=1)[:, None] + c_sq[None, :] - 2.0 * block @ c.T
+        other = e_people[start:start + 512, None] != c_people[None, :]
+        out.append(np.sqrt(np.maximum(d2, 0.0))[other].astype(np.float32))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _vectors(described: dict[str, Described], paths: set[str], *,
+             enrol: bool) -> tuple[np.ndarray, np.ndarray]:
+    rows = [(p, described[p].enrol if enrol else described[p].plain) for p in sorted(paths)]
+    rows = [(p, v) for p, v in rows if v is not None]
+    people = np.array([_person(p) for p, _ in rows])
+    vectors = np.array([v for _, v in rows], np.float64).reshape(-1, 128)
+    return people, vectors
+
+
+def far_figures(impostors: np.ndarray, scores: np.ndarray, genuine: np.ndarray,
+                threshold: float) -> dict[str, Any]:
+    """TAR at fixed FARs; ``impostors`` are sorted different-person distances."""
+    same = scores[genuine]
+    out: dict[str, Any] = {"impostor_pairs": int(len(impostors)),
+                           "enough": bool(len(impostors) >= MIN_IMPOSTORS)}
+    for far in (1e-3, 1e-4):
+        k = int(far * len(impostors))
+        t = float(impostors[k]) if k < len(impostors) else float("nan")
+        out[f"threshold_at_far_{far:.0e}"] = round(t, 4)
+        out[f"tar_at_far_{far:.0e}"] = float(np.mean(same < t))
+    out["far_at_default"] = float(np.searchsorted(impostors, threshold, "right") / len(impostors))
+    out["tar_at_default"] = float(np.mean(same <= threshold))
+    return out
+
+
+def threshold_table(impostors: np.ndarray, scores: np.ndarray,
+                    genuine: np.ndarray) -> dict[str, str]:
+    """Accuracy, TAR and FAR at candidate thresholds: the figures behind the default."""
+    table = {}
+    for t in np.arange(0.40, 0.62, 0.02):
+        far = np.searchsorted(impostors, t, "right") / max(len(impostors), 1)
+        tar = np.mean(scores[genuine] <= t)
+        table[f"{t:.2f}"] = (f"accuracy {accuracy(scores, genuine, t):.4f} "
+                             f"TAR {tar:.4f} FAR {far:.2e}")
+    return table
+
+
+def detection_counts(described: dict[str, Described]) -> dict[str, int]:
+    counts = {"images": len(described), "detected": 0, "upsample_2": 0, "centre_box": 0,
+              "none": 0}
+    for d in described.values():
+        counts[d.how] += 1
+    return counts
+
+
+def stage_times(pairs: Sequence[Pair], *, root: Path, faces: FaceSettings, jitter: int,
+                flip: bool, count: int) -> dict[str, float]:
+    """Median milliseconds per stage on one core, in this process."""
+    engine = service.get_engine(faces)
+    engine.load()
+    enrol_stage = f"embed_enrol_jitter_{jitter}{'_mirror' if flip else ''}"
+    timer = _Timer()
+    for path in sorted({p.enrolled for p in pairs})[:count]:
+        data = (root / path).read_bytes()
+        with timer("decode"):
+            image = load_image(data, max_pixels=faces.max_image_pixels)
+        with timer("detect"):
+            found = engine.find(image)
+        if not found:
+            continue
+        with timer("landmarks_chip"):
+            face = engine.face_at(image, found[0].box, score=found[0].score)
+        with timer("embed"):
+            service.embed(face, engine=engine)
+        with timer(enrol_stage):
+            service.embed(face, jitter=jitter, flip=flip, engine=engine)
+    return timer.medians()
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self._stage = ""
+        self._started = 0.0
+
+    def __call__(self, stage: str) -> _Timer:
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        elapsed = (time.perf_counter() - self._started) * 1000
+        self.samples.setdefault(self._stage, []).append(elapsed)
+
+    def medians(self) -> dict[str, float]:
+        return {k: round(statistics.median(v), 2) for k, v in self.samples.items()}
+
+
+def pool_speed(pairs: Sequence[Pair], *, root: Path, faces: FaceSettings,
+               count: int) -> dict[str, Any]:
+    """Images per second through ``FacePool.describe_image`` with 1 and with 2 workers."""
+    images = [(root / p).read_bytes() for p in sorted({p.captured for p in pairs})[:count]]
+    out: dict[str, Any] = {"images": len(images), "cpus": os.cpu_count(),
+                           "load_average_before": round(os.getloadavg()[0], 2)}
+    for workers in (1, 2):
+        with FacePool(faces, workers=workers) as pool:
+            pool.warm_up()
+            started = time.perf_counter()
+            for future in [pool.describe_image(data) for data in images]:
+                future.result()
+            out[f"workers_{workers}_images_per_s"] = round(
+                len(images) / (time.perf_counter() - started), 2)
+    out["speedup"] = round(out["workers_2_images_per_s"] / out["workers_1_images_per_s"], 2)
+    return out
+
