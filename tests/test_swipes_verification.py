@@ -1,0 +1,256 @@
+"""Verifying swipes on real faces: verdicts, alarms, the pre-payment wait, claims."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from swipeguard.alarms.models import Alarm, AlarmKind
+from swipeguard.api.app import create_app
+from swipeguard.config import Settings
+from swipeguard.db import Database, utcnow
+from swipeguard.faces.pool import FacePool
+from swipeguard.swipes import service
+from swipeguard.swipes.models import Capture, Swipe, SwipeState, Verdict
+from swipeguard.swipes.workers import Verifier
+from swipes_support import (
+    TillKey,
+    add_holder,
+    add_till,
+    faceless_jpeg,
+    jpeg_of,
+    lfw,
+    lfw_people,
+    swipe_body,
+)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[FacePool]:
+    with FacePool(workers=2) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def people(samples: Path) -> list[str]:
+    return lfw_people(samples, count=3)
+
+
+@pytest.fixture
+def till(sqlite_db: Database) -> TillKey:
+    return add_till(sqlite_db)
+
+
+@pytest.fixture
+def client(settings: Settings, sqlite_db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, sqlite_db)) as c:
+        yield c
+
+
+def _post(client: TestClient, till: TillKey, **body: object) -> dict:  # type: ignore[type-arg]
+    r = client.post("/api/swipes", headers=till.headers, json=swipe_body(**body))  # type: ignore[arg-type]
+    assert r.status_code in (200, 201), r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _alarms(db: Database, swipe_id: int) -> list[Alarm]:
+    with db.sessions() as s:
+        return list(s.scalars(select(Alarm).where(Alarm.swipe_id == swipe_id)))
+
+
+def _swipe(db: Database, swipe_id: int) -> Swipe:
+    with db.sessions() as s:
+        swipe = s.get(Swipe, swipe_id)
+        assert swipe is not None
+        _ = swipe.captures
+        return swipe
+
+
+def test_the_holder_at_the_counter_is_verified_without_an_alarm(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000001", photo=lfw(samples, people[0], 1))
+    posted = _post(client, till, card_no="1000000001", key="g1",
+                   still=jpeg_of(lfw(samples, people[0], 2)))
+
+    counts = Verifier(settings, sqlite_db, pool=pool).drain()
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    assert counts.decided == {"verified": 1}
+    assert swipe.verdict is Verdict.VERIFIED
+    assert swipe.distance is not None and swipe.distance <= settings.verification.threshold
+    assert "within threshold" in (swipe.reason or "")
+    assert len(swipe.captures) == 1 and swipe.captures[0].frames_used == 1
+    assert (settings.data_dir / swipe.captures[0].image_path).stat().st_size > 1000
+    assert _alarms(sqlite_db, swipe.id) == []
+
+
+def test_someone_else_with_the_card_raises_a_mismatch_alarm(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000002", photo=lfw(samples, people[0], 1))
+    posted = _post(client, till, card_no="1000000002", key="m1",
+                   still=jpeg_of(lfw(samples, people[1], 1)))
+
+    Verifier(settings, sqlite_db, pool=pool).drain()
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    alarms = _alarms(sqlite_db, swipe.id)
+    assert swipe.verdict is Verdict.MISMATCH
+    assert swipe.distance is not None and swipe.distance > settings.verification.threshold
+    assert [a.kind for a in alarms] == [AlarmKind.MISMATCH]
+    assert alarms[0].reason.startswith(f"distance {swipe.distance:.2f} above threshold")
+
+
+def test_a_lost_card_is_declined_with_a_high_priority_alarm_and_the_face_kept(
+    settings: Settings, sqlite_db: Database, till: TillKey, pool: FacePool, samples: Path,
+    people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000003", photo=lfw(samples, people[0], 1),
+               lost_since=utcnow() - timedelta(days=1))
+    verifier = Verifier(settings, sqlite_db, pool=pool)
+    stop = threading.Event()
+    thread = threading.Thread(target=verifier.run, args=(stop,))
+    thread.start()
+    try:
+        with TestClient(create_app(settings, sqlite_db)) as client:
+            started = time.monotonic()
+            out = _post(client, till, card_no="1000000003", key="l1", wait=True,
+                        still=jpeg_of(lfw(samples, people[0], 2)))
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(20)
+
+    alarms = _alarms(sqlite_db, out["swipe_id"])
+    assert out["verdict"] == "card_lost" and out["advice"] == "decline"
+    assert elapsed < settings.verification.decision_deadline_s
+    assert [a.kind for a in alarms] == [AlarmKind.LOST_CARD]
+    assert alarms[0].priority == max(a.priority for a in alarms) >= 3
+    assert len(_swipe(sqlite_db, out["swipe_id"]).captures) == 1
+
+
+def test_the_pre_payment_wait_returns_the_verdict_within_the_deadline(
+    settings: Settings, sqlite_db: Database, till: TillKey, pool: FacePool, samples: Path,
+    people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000004", photo=lfw(samples, people[2], 1))
+    pool.warm_up()
+    stop = threading.Event()
+    thread = threading.Thread(target=Verifier(settings, sqlite_db, pool=pool).run,
+                              args=(stop,))
+    thread.start()
+    try:
+        with TestClient(create_app(settings, sqlite_db)) as client:
+            started = time.monotonic()
+            r = client.post("/api/swipes?wait=true", headers=till.headers,
+                            json=swipe_body(card_no="1000000004", key="w1",
+                                            still=jpeg_of(lfw(samples, people[2], 2))))
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(20)
+
+    assert r.status_code == 201
+    assert r.json()["verdict"] == "verified" and r.json()["advice"] == "proceed"
+    assert r.json()["distance"] <= r.json()["threshold"]
+    assert elapsed < settings.verification.decision_deadline_s
+
+
+def test_no_face_in_the_still_raises_a_no_face_alarm(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000005", photo=lfw(samples, people[0], 1))
+    posted = _post(client, till, card_no="1000000005", key="n1", still=faceless_jpeg())
+
+    Verifier(settings, sqlite_db, pool=pool).drain()
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    assert swipe.verdict is Verdict.NO_FACE and swipe.reason == "no face in the till's still"
+    assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.NO_FACE]
+
+
+def test_a_holder_without_photos_is_not_enrolled_and_raises_nothing(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000006")
+    posted = _post(client, till, card_no="1000000006", key="e1",
+                   still=jpeg_of(lfw(samples, people[0], 1)))
+
+    Verifier(settings, sqlite_db, pool=pool).drain()
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    assert swipe.verdict is Verdict.NOT_ENROLLED
+    assert _alarms(sqlite_db, swipe.id) == []
+
+
+def test_a_swipe_is_claimed_by_one_verifier_only(
+    settings: Settings, db: Database, samples: Path,
+) -> None:
+    till = add_till(db)
+    add_holder(db, card_no="1000000007")
+    with TestClient(create_app(settings, db)) as client:
+        swipe_id = _post(client, till, card_no="1000000007", key="c1",
+                             still=faceless_jpeg())["swipe_id"]
+    first = Verifier(settings, db, pool=None, worker_id="a")
+    second = Verifier(settings, db, pool=None, worker_id="b")
+
+    won = first.claim(5), second.claim(5)
+
+    assert won == ([swipe_id], [])
+    with db.transaction() as s:
+        assert not service.decide(s, swipe_id=swipe_id, worker="b", verdict=Verdict.VERIFIED,
+                                  distance=0.1, threshold=0.55, reason="", now=utcnow())
+        assert service.decide(s, swipe_id=swipe_id, worker="a", verdict=Verdict.NO_FACE,
+                              distance=None, threshold=0.55, reason="x", now=utcnow())
+        assert not service.decide(s, swipe_id=swipe_id, worker="a", verdict=Verdict.VERIFIED,
+                                  distance=0.1, threshold=0.55, reason="", now=utcnow())
+
+
+def test_a_swipe_without_a_still_waits_for_its_video(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+) -> None:
+    add_holder(sqlite_db, card_no="1000000008")
+    _post(client, till, card_no="1000000008", key="v1", swiped_at=utcnow())
+    later = utcnow() + timedelta(seconds=settings.verification.window_after_s + 1.5)
+
+    now_claims = Verifier(settings, sqlite_db, worker_id="a").claim(5)
+    later_claims = Verifier(settings, sqlite_db, worker_id="b", clock=lambda: later).claim(5)
+
+    assert now_claims == [] and len(later_claims) == 1
+
+
+def test_a_failing_verification_is_retried_then_shown_to_an_operator(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, people: list[str],
+) -> None:
+    add_holder(sqlite_db, card_no="1000000009", photo=lfw(samples, people[0], 1))
+    posted = _post(client, till, card_no="1000000009", key="f1",
+                   still=jpeg_of(lfw(samples, people[0], 2)))
+    still = settings.data_dir / _swipe(sqlite_db, posted["swipe_id"]).still_path  # type: ignore[operator]
+    still.unlink()  # the disk lost it: every attempt fails
+    clock = [utcnow()]
+    verifier = Verifier(settings, sqlite_db, pool=pool, clock=lambda: clock[0])
+
+    for _ in range(3):
+        verifier.drain()
+        clock[0] += timedelta(seconds=10)  # past the retry delay
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    assert verifier.counts.failed == 3
+    assert swipe.state is SwipeState.DECIDED and swipe.verdict is Verdict.NO_FACE
+    assert swipe.attempts == 3 and "after 3 attempts" in (swipe.reason or "")
+    assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.NO_FACE]
+    with sqlite_db.sessions() as s:
+        assert s.scalars(select(Capture)).all() == []
