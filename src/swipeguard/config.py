@@ -76,7 +76,7 @@ class RetentionSettings(Section):
 
 class SearchSettings(Section):
     exact_below: int = Field(
-        200_000, ge=1000, title="Gallery size below which search is exact (flat index)"
+        200_000, ge=10, title="Gallery size below which search is exact (flat index)"
     )
     top_k: int = Field(20, ge=1, le=1000, title="Results returned by a face search")
     approximate: str = Field(
