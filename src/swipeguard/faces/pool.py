@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image as PILImage
 
-from swipeguard.config import FaceSettings
+from swipeguard.config import FaceSettings, get_settings
 from swipeguard.faces import service
 from swipeguard.faces.images import load_image
 from swipeguard.faces.types import Box, Embedding, Face, FaceEngine, Image, Quality
@@ -70,7 +70,7 @@ def _start_worker(settings: FaceSettings) -> None:
 
 def worker_settings() -> FaceSettings:
     """The face settings of the pool this process works for (defaults outside a pool)."""
-    return _worker_settings or FaceSettings()
+    return _worker_settings or get_settings().faces
 
 
 def worker_engine() -> FaceEngine:
@@ -89,6 +89,18 @@ def describe_image(data: bytes | Image, *, jitter: int = 0,
         DescribedFace(face=face, descriptor=service.embed(face, jitter=jitter, engine=engine))
         for face in service.detect(image, engine=engine)
     ]
+
+
+def describe_enrolment_photo(data: bytes, *, settings: FaceSettings) -> DescribedFace:
+    """The one good face of an enrolment photo, with its jittered and mirrored descriptor.
+
+    Raises the ``FaceError`` that says what is wrong with the photo.
+    """
+    image = load_image(data, max_pixels=settings.max_image_pixels)
+    engine = service.get_engine(settings)
+    face = service.single_face(image, min_face_px=settings.min_face_px, engine=engine)
+    vector = service.embed(face, jitter=settings.enrol_jitter, flip=True, engine=engine)
+    return DescribedFace(face=face, descriptor=vector)
 
 
 def detect_faces(image: Image) -> list[Face]:
@@ -111,7 +123,7 @@ class FacePool:
     """A pool of spawned processes doing face work; use as a context manager or ``close()``."""
 
     def __init__(self, settings: FaceSettings | None = None, *, workers: int | None = None):
-        self.settings = settings or FaceSettings()
+        self.settings = settings or get_settings().faces
         self.workers = workers or self.settings.workers
         self._executor = ProcessPoolExecutor(
             max_workers=self.workers,

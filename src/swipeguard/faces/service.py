@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from swipeguard.config import FaceSettings
+from swipeguard.config import FaceSettings, get_settings
 from swipeguard.faces import quality as face_quality
 from swipeguard.faces.errors import FaceTooSmall, NoFace, PoorQuality, SeveralFaces
 from swipeguard.faces.types import Comparison, Embedding, Face, FaceEngine, Image
@@ -40,7 +40,7 @@ _engines_lock = threading.Lock()
 
 def get_engine(settings: FaceSettings | None = None, *, name: str | None = None) -> FaceEngine:
     """This process's engine for these settings (created once; models load on first use)."""
-    settings = settings or FaceSettings()
+    settings = settings or get_settings().faces
     name = name or getattr(settings, "engine", "dlib")
     if name not in ENGINES:
         raise ValueError(f"unknown face engine {name!r}; known: {', '.join(sorted(ENGINES))}")
