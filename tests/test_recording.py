@@ -1,0 +1,174 @@
+"""Continuous recording: RTSP on loopback, drops and reconnects, crashes and repair."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from camera_support import (
+    add_camera,
+    closed_segments,
+    play,
+    recording,
+    segments,
+    short_gop_footage,
+    wait_until,
+)
+from swipeguard.cameras.frames import frames_between
+from swipeguard.cameras.models import (
+    CameraState,
+    Gap,
+    RecorderStatus,
+    SegmentState,
+    SourceKind,
+)
+from swipeguard.config import Settings
+from swipeguard.db import Database
+from swipeguard.scenario.rtsp import Mount, RtspServer
+
+
+@pytest.fixture(scope="session")
+def footage(samples: Path, pytestconfig: pytest.Config) -> Path:
+    return short_gop_footage(samples, pytestconfig.cache.mkdir("swipeguard-camera-footage"))
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, secret_key="test-secret",
+                    recording={"segment_seconds": 1.0, "reconnect_initial_s": 0.2,
+                               "reconnect_max_s": 1.0})
+
+
+def gaps(db: Database, camera_id: int) -> list[Gap]:
+    with db.sessions() as s:
+        return [*s.scalars(select(Gap).where(Gap.camera_id == camera_id))]
+
+
+def status(db: Database, camera_id: int) -> RecorderStatus | None:
+    with db.sessions() as s:
+        state = s.get(CameraState, camera_id)
+        return state.status if state else None
+
+
+def test_a_camera_that_drops_is_reconnected_and_the_gap_recorded(
+    settings: Settings, sqlite_db: Database, footage: Path,
+) -> None:
+    server = RtspServer([Mount("counter", footage, audio="aac")])
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.RTSP, source=server.url("counter"))
+
+    with server, recording(settings, sqlite_db, camera_id):
+        wait_until(lambda: len(closed_segments(sqlite_db, camera_id)) >= 2, timeout=20,
+                   what="two segments before the drop")
+        server.stop()
+        wait_until(lambda: status(sqlite_db, camera_id) is RecorderStatus.RECONNECTING,
+                   timeout=15, what="the recorder to notice the drop")
+        before = len(closed_segments(sqlite_db, camera_id))
+        server.start()
+        wait_until(lambda: len(closed_segments(sqlite_db, camera_id)) >= before + 2,
+                   timeout=20, what="two segments after the camera came back")
+
+    recorded = segments(sqlite_db, camera_id)
+    assert all(s.state is SegmentState.COMPLETE for s in recorded)
+    for segment in recorded:
+        played = play(settings.data_dir / segment.path)
+        assert played.video_frames > 0 and played.audio_frames > 0
+        assert played.audio_codec == "aac"
+    [gap] = gaps(sqlite_db, camera_id)
+    assert gap.ended_at is not None and gap.ended_at > gap.started_at
+    assert "dropped" in gap.reason
+    assert any(s.ended_at <= gap.started_at + timedelta(seconds=0.01) for s in recorded)
+    assert any(s.started_at >= gap.ended_at for s in recorded)
+    for a, b in zip(recorded, recorded[1:], strict=False):
+        assert b.started_at >= a.ended_at - timedelta(milliseconds=1), "segments overlap"
+    assert status(sqlite_db, camera_id) is RecorderStatus.STOPPED
+
+
+def test_g711_audio_from_a_camera_is_recorded_as_aac(
+    settings: Settings, sqlite_db: Database, footage: Path,
+) -> None:
+    server = RtspServer([Mount("counter", footage, audio="pcmu")])
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.RTSP, source=server.url("counter"))
+
+    with server, recording(settings, sqlite_db, camera_id):
+        wait_until(lambda: len(closed_segments(sqlite_db, camera_id)) >= 2, timeout=20,
+                   what="two segments")
+
+    for segment in closed_segments(sqlite_db, camera_id):
+        played = play(settings.data_dir / segment.path)
+        assert played.audio_codec == "aac" and segment.audio_codec == "aac"
+        # AAC frames are 1024 samples: 8 kHz speech gives about 7.8 a second.
+        seconds = (segment.ended_at - segment.started_at).total_seconds()
+        assert played.audio_frames >= 0.7 * seconds * 8000 / 1024
+
+
+def test_the_open_segment_gives_frames_while_it_is_written(
+    settings: Settings, sqlite_db: Database, footage: Path,
+) -> None:
+    settings = settings.model_copy(update={"recording": settings.recording.model_copy(
+        update={"segment_seconds": 30.0})})
+    started = datetime.now(UTC)
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+                           replay_started_at=started)
+
+    with recording(settings, sqlite_db, camera_id):
+        wait_until(lambda: datetime.now(UTC) - started > timedelta(seconds=3.5), timeout=10,
+                   what="3.5 s of recording")
+        [open_segment] = segments(sqlite_db, camera_id)
+        window_end = datetime.now(UTC) - timedelta(seconds=1.5)
+        frames = list(frames_between(settings, sqlite_db, camera_id=camera_id,
+                                     start=window_end - timedelta(seconds=1), end=window_end))
+
+    assert open_segment.state is SegmentState.OPEN
+    assert len(frames) >= 25  # about 30 frames a second
+    assert all(open_segment.started_at <= f.at <= window_end for f in frames)
+
+
+def test_a_recorder_killed_mid_segment_leaves_nothing_unplayable(
+    settings: Settings, sqlite_db: Database, footage: Path, data_dir: Path,
+) -> None:
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+                           replay_started_at=datetime.now(UTC), name="crashing")
+    env = {**os.environ, "SWIPEGUARD_DATA_DIR": str(data_dir),
+           "SWIPEGUARD_RECORDING__SEGMENT_SECONDS": "3"}
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "swipeguard", "record", "--camera", "crashing"],
+        env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _open_with_data(sqlite_db, camera_id, data_dir), timeout=30,
+                   what="an open segment with a fragment on disk after a complete one")
+    finally:
+        recorder.send_signal(signal.SIGKILL)
+        recorder.wait(10)
+    [left_open] = [s for s in segments(sqlite_db, camera_id) if s.state is SegmentState.OPEN]
+
+    with recording(settings, sqlite_db, camera_id):
+        wait_until(lambda: len(closed_segments(sqlite_db, camera_id)) >= 3, timeout=20,
+                   what="the repair and a new segment")
+
+    recorded = segments(sqlite_db, camera_id)
+    repaired = next(s for s in recorded if s.id == left_open.id)
+    assert repaired.state is SegmentState.REPAIRED
+    for segment in recorded:
+        played = play(data_dir / segment.path)
+        assert played.video_frames > 0
+        assert played.duration_s <= (segment.ended_at - segment.started_at).total_seconds()
+    downtime = [g for g in gaps(sqlite_db, camera_id) if "not running" in g.reason]
+    assert downtime and downtime[0].started_at == repaired.ended_at
+
+
+def _open_with_data(db: Database, camera_id: int, data_dir: Path) -> bool:
+    found = segments(db, camera_id)
+    complete = [s for s in found if s.state is SegmentState.COMPLETE]
+    opened = [s for s in found if s.state is SegmentState.OPEN]
+    if not complete or not opened:
+        return False
+    path = data_dir / opened[0].path
+    # Past the empty moov and the first fragment: the kill lands mid-segment.
+    return path.exists() and path.stat().st_size > 60_000
