@@ -1,0 +1,101 @@
+"""The queue seam's doorbells: in-process and on Redis Streams (local server)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from swipeguard.config import Settings, VerificationSettings
+from swipeguard.db import Database
+from swipeguard.swipes.signals import Channel, LocalChannel, RedisChannel, get_signals
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["local", "redis"])
+def channel(request: pytest.FixtureRequest) -> Iterator[Channel]:
+    if request.param == "local":
+        yield LocalChannel()
+        return
+    if not _redis_reachable():
+        pytest.skip("no Redis server on 127.0.0.1:6379; the in-process channel is tested")
+    redis_channel = RedisChannel(REDIS_URL, f"swipeguard-test:{uuid.uuid4().hex}")
+    yield redis_channel
+    redis_channel._client.delete(redis_channel.key)
+    redis_channel._client.close()
+
+
+def test_a_ring_before_the_wait_is_not_lost(channel: Channel) -> None:
+    sub = channel.subscribe()
+
+    channel.publish(7)
+    got = sub.wait(1.0)
+
+    assert got == [7]
+    sub.close()
+
+
+def test_every_subscriber_hears_every_ring(channel: Channel) -> None:
+    a, b = channel.subscribe(), channel.subscribe()
+
+    channel.publish(1)
+    channel.publish(2)
+
+    assert a.wait(1.0) == [1, 2] and b.wait(1.0) == [1, 2]
+    a.close()
+    b.close()
+
+
+def test_a_waiting_subscriber_wakes_at_once(channel: Channel) -> None:
+    sub = channel.subscribe()
+    threading.Timer(0.1, channel.publish, args=(9,)).start()
+
+    started = time.monotonic()
+    got = sub.wait(5.0)
+
+    assert got == [9] and time.monotonic() - started < 2.0
+    sub.close()
+
+
+def test_a_quiet_channel_times_out_empty(channel: Channel) -> None:
+    sub = channel.subscribe()
+
+    started = time.monotonic()
+    got = sub.wait(0.2)
+
+    assert got == [] and 0.15 <= time.monotonic() - started < 2.0
+    sub.close()
+
+
+def test_the_app_and_the_workers_of_one_database_share_channels(
+    settings: Settings, sqlite_db: Database,
+) -> None:
+    other = Database(f"sqlite:///{settings.data_dir / 'other.db'}")
+
+    assert get_signals(settings, sqlite_db) is get_signals(settings, sqlite_db)
+    assert get_signals(settings, sqlite_db) is not get_signals(settings, other)
+    other.dispose()
+
+
+def test_a_configured_broker_gives_redis_channels(settings: Settings) -> None:
+    brokered = settings.model_copy(update={
+        "verification": VerificationSettings(broker_url=REDIS_URL)})
+    db = Database(f"sqlite:///{settings.data_dir / 'b.db'}")
+
+    signals = get_signals(brokered, db)
+
+    assert isinstance(signals.stored, RedisChannel)
+    db.dispose()
