@@ -46,7 +46,8 @@ class Alarm(Base):
         enum_type(Resolution, 20), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Indexed: live consoles look for alarms changed in the last seconds, twice a second.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     events: Mapped[list[AlarmEvent]] = relationship(
         back_populates="alarm", order_by="AlarmEvent.id"

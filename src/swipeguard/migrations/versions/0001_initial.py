@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-12-04 16:50:51.170169
+Create Date: 2026-12-04 16:58:38.821342
 """
 
 from collections.abc import Sequence
@@ -307,6 +307,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_alarms_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alarms_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_alarms_swipe_id'), ['swipe_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alarms_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('captures',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -394,6 +395,7 @@ def downgrade() -> None:
 
     op.drop_table('captures')
     with op.batch_alter_table('alarms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alarms_updated_at'))
         batch_op.drop_index(batch_op.f('ix_alarms_swipe_id'))
         batch_op.drop_index(batch_op.f('ix_alarms_status'))
         batch_op.drop_index(batch_op.f('ix_alarms_created_at'))
