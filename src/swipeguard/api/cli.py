@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN_S = 5
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the API, the console and the workers")
     p.add_argument("--host", help="address to listen on (default: settings, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default: settings, 8000)")

@@ -11,7 +11,7 @@ from swipeguard.auth import service
 from swipeguard.auth.models import Role
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("users", help="console accounts")
     users = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
 

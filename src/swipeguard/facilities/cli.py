@@ -10,12 +10,12 @@ from swipeguard.facilities import service
 from swipeguard.facilities.models import FacilityKind
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     _register_facilities(sub)
     _register_tills(sub)
 
 
-def _register_facilities(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_facilities(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("facilities", help="pharmacies and clinics")
     actions = p.add_subparsers(dest="facilities_command", required=True, metavar="ACTION")
 
@@ -33,7 +33,7 @@ def _register_facilities(sub: argparse._SubParsersAction) -> None:  # type: igno
     ls.set_defaults(func=list_facilities)
 
 
-def _register_tills(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_tills(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tills", help="points of sale and their API keys")
     actions = p.add_subparsers(dest="tills_command", required=True, metavar="ACTION")
 
