@@ -1,0 +1,272 @@
+"""Identity-labelled photos in, head-and-shoulders sprites out.
+
+A ``Portrait`` is one photo turned into an RGBA sprite: the head cut out with a soft
+ellipse, the neck kept, a plain torso synthesised below, scaled so the face box is
+``FACE_PX`` wide. The face box (dlib's HOG box, the same detector the product uses)
+is known in sprite coordinates, so the renderer knows where the face lands in a frame.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from swipeguard.faces.types import Box
+from swipeguard.scenario.errors import NoPhotos, PhotoUnusable
+from swipeguard.scenario.types import PersonPhotos
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+
+# Sprite face width. A counter face at 720p is ~165 px wide (see motion.COUNTER_FACE),
+# so sprites are drawn near 1:1 there and LFW's ~108 px faces are upscaled only once.
+FACE_PX = 160
+# Sprite canvas around the face box, in face widths: room for hair above, shoulders below.
+_LEFT, _RIGHT, _ABOVE, _BELOW = 1.6, 1.6, 0.9, 2.2
+# Photos above this size are shrunk before detection: a face needs no more to be found.
+_DETECT_MAX_SIDE = 1000
+
+# Plain clothing colours (RGB), drawn for the synthesised torso.
+_CLOTHES = (
+    (38, 44, 58), (90, 96, 104), (150, 32, 40), (28, 70, 120), (210, 206, 196),
+    (60, 84, 52), (120, 88, 60), (30, 30, 32), (170, 150, 110), (96, 60, 110),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Portrait:
+    """A head-and-shoulders sprite: ``rgba`` (H, W, 4) uint8 and the face box inside it."""
+
+    rgba: npt.NDArray[np.uint8]
+    face: Box
+
+
+def list_people(
+    root: Path, *, min_images: int = 1, names: Iterable[str] | None = None, enrol: int = 1
+) -> list[PersonPhotos]:
+    """People under ``root``: a folder of photos per person (LFW), or one photo per person.
+
+    Photos lying directly in ``root`` are one person each (named by the file stem).
+    Otherwise each sub-folder is a person: its first ``enrol`` photos (sorted by name)
+    are kept for enrolment and the others are footage; a person with a single photo
+    gets it as footage and no enrolment photo.
+    """
+    if not root.is_dir():
+        raise NoPhotos(f"photo folder not found: {root}")
+    wanted = set(names) if names is not None else None
+    flat = _images(root)
+    if flat:
+        # Photos lying in the folder itself: one person each, named by the file.
+        people = [PersonPhotos(name=p.stem, footage=(p,)) for p in flat if min_images <= 1]
+    else:
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+        found = (_person_from_folder(f, enrol) for f in folders)
+        people = [p for p in found if p is not None and _count(p) >= min_images]
+    people = [p for p in people if wanted is None or p.name in wanted]
+    if not people:
+        raise NoPhotos(f"no person with at least {min_images} photo(s) under {root}")
+    return people
+
+
+def people_from_pairs(root: Path, *, pairs: Path | None = None) -> list[PersonPhotos]:
+    """The same-person pairs of an LFW protocol file: image i to enrol, image j for footage.
+
+    Defaults to ``root/pairs-dev.txt``, the development folds: tune only on these.
+    A person in several pairs keeps the first.
+    """
+    pairs = pairs or root / "pairs-dev.txt"
+    if not pairs.is_file():
+        raise NoPhotos(f"pairs file not found: {pairs}")
+    people: dict[str, PersonPhotos] = {}
+    for line in pairs.read_text().splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) != 3 or fields[0] in people:
+            continue
+        name, i, j = fields[0], int(fields[1]), int(fields[2])
+        enrol, footage = _lfw_path(root, name, i), _lfw_path(root, name, j)
+        if enrol.is_file() and footage.is_file():
+            people[name] = PersonPhotos(name=name, footage=(footage,), enrolment=(enrol,))
+    if not people:
+        raise NoPhotos(f"no same-person pair with both images present in {pairs}")
+    return list(people.values())
+
+
+def make_portrait(path: Path) -> Portrait:
+    """Cut the person in ``path`` into a sprite; raises ``PhotoUnusable`` with the reason."""
+    rgb = _load_rgb(path)
+    face = _main_face(rgb, path)
+    scale = FACE_PX / face.width
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    scaled = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+    canvas, inside, sprite_face = _place_on_canvas(scaled, face, scale)
+    return Portrait(rgba=_compose(canvas, inside, sprite_face, path), face=sprite_face)
+
+
+def _person_from_folder(folder: Path, enrol: int) -> PersonPhotos | None:
+    images = _images(folder)
+    if not images:
+        return None
+    if len(images) == 1:
+        return PersonPhotos(name=folder.name, footage=tuple(images))
+    keep = max(0, min(enrol, len(images) - 1))
+    return PersonPhotos(
+        name=folder.name, footage=tuple(images[keep:]), enrolment=tuple(images[:keep])
+    )
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _count(person: PersonPhotos) -> int:
+    return len(person.footage) + len(person.enrolment)
+
+
+def _lfw_path(root: Path, name: str, index: int) -> Path:
+    return root / name / f"{name}_{index:04d}.jpg"
+
+
+def _load_rgb(path: Path) -> npt.NDArray[np.uint8]:
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise PhotoUnusable(f"photo not found: {path}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise PhotoUnusable(f"not a readable image ({exc.__class__.__name__}): {path}") from exc
+
+
+@functools.cache
+def _detector():  # type: ignore[no-untyped-def]
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def _main_face(rgb: npt.NDArray[np.uint8], path: Path) -> Box:
+    """The photo's subject: the biggest face, nearer the centre on a near tie."""
+    h, w = rgb.shape[:2]
+    shrink = min(1.0, _DETECT_MAX_SIDE / max(h, w))
+    small = rgb
+    if shrink < 1.0:
+        size = (round(w * shrink), round(h * shrink))
+        small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    # One upsampling finds faces down to ~40 px, enough for LFW's 250 px photos.
+    found = _detector()(small, 1 if max(small.shape[:2]) < 600 else 0)
+    if not found:
+        raise PhotoUnusable(f"no face found in photo: {path}")
+
+    def score(r) -> float:  # type: ignore[no-untyped-def]
+        dx = (r.left() + r.right()) / 2 - small.shape[1] / 2
+        dy = (r.top() + r.bottom()) / 2 - small.shape[0] / 2
+        return r.width() - 0.25 * float(np.hypot(dx, dy))
+
+    best = max(found, key=score)
+    return Box(
+        round(best.left() / shrink), round(best.top() / shrink),
+        round(best.right() / shrink), round(best.bottom() / shrink),
+    )
+
+
+def _place_on_canvas(
+    scaled: npt.NDArray[np.uint8], face: Box, scale: float
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_], Box]:
+    """Crop a fixed canvas around the scaled face; ``inside`` marks pixels the photo covers."""
+    width = round((_LEFT + 1 + _RIGHT) * FACE_PX)
+    height = round((_ABOVE + 1 + _BELOW) * FACE_PX)
+    x0 = round(face.left * scale - _LEFT * FACE_PX)
+    y0 = round(face.top * scale - _ABOVE * FACE_PX)
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    inside = np.zeros((height, width), dtype=bool)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(scaled.shape[1], x0 + width), min(scaled.shape[0], y0 + height)
+    if sx1 > sx0 and sy1 > sy0:
+        canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = scaled[sy0:sy1, sx0:sx1]
+        inside[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = True
+    left, top = round(_LEFT * FACE_PX), round(_ABOVE * FACE_PX)
+    sprite_face = Box(left, top, left + FACE_PX, top + round(face.height * scale))
+    return canvas, inside, sprite_face
+
+
+def _compose(
+    canvas: npt.NDArray[np.uint8], inside: npt.NDArray[np.bool_], face: Box, path: Path
+) -> npt.NDArray[np.uint8]:
+    """Head, neck and what the photo shows of the shoulders, over a synthesised torso."""
+    h, w = inside.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    f = float(FACE_PX)
+    cx = (face.left + face.right) / 2
+    shoulders = face.bottom + 0.3 * f
+    # dlib's box spans brows to chin: the skull reaches ~0.5 face widths above it.
+    head = _soft_ellipse(xx, yy, cx, face.top + 0.25 * f, 0.66 * f, 0.84 * f)
+    neck = _soft_box(xx, yy, cx, face.bottom + 0.2 * f, 0.36 * f, 0.3 * f, 0.08 * f)
+    torso = _torso_mask(xx, yy, cx, shoulders)
+    # The photo's own clothes are kept where it has them, faded out towards its border.
+    covered = _soft_inside(inside, 0.05 * f)
+    photo_alpha = np.maximum(np.maximum(head, neck), torso) * covered
+
+    worn = (torso > 0.9) & (covered > 0.9)
+    colour = canvas[worn].mean(axis=0) if worn.sum() > 0.1 * f * f else _colour_for(path)
+    clothes = _clothes(xx, yy, shoulders, colour)
+    rgb = canvas.astype(np.float32) * photo_alpha[..., None]
+    rgb += clothes * (1 - photo_alpha[..., None])
+    alpha = np.maximum(photo_alpha, torso)
+    return np.dstack([np.clip(rgb, 0, 255), alpha * 255]).astype(np.uint8)
+
+
+def _soft_inside(inside: npt.NDArray[np.bool_], feather: float) -> npt.NDArray[np.float32]:
+    """1 well inside the photo, falling to 0 at its border over ``feather`` pixels."""
+    mask = Image.fromarray(inside.astype(np.uint8) * 255).filter(ImageFilter.BoxBlur(feather))
+    soft = np.asarray(mask, dtype=np.float32) / 255
+    return (np.clip(2 * soft - 1, 0, 1) * inside).astype(np.float32)
+
+
+def _soft_ellipse(xx, yy, cx, cy, rx, ry):  # type: ignore[no-untyped-def]
+    r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    return _smoothstep(1.05, 0.85, r)
+
+
+def _soft_box(xx, yy, cx, cy, half_w, half_h, feather):  # type: ignore[no-untyped-def]
+    dx = np.abs(xx - cx) - half_w
+    dy = np.abs(yy - cy) - half_h
+    return _smoothstep(feather, -feather, np.maximum(dx, dy))
+
+
+def _torso_mask(xx, yy, cx, top):  # type: ignore[no-untyped-def]
+    """Shoulders sloping from the neck, arms widening downwards."""
+    f = float(FACE_PX)
+    dx = np.abs(xx - cx)
+    shoulder_line = top + 0.45 * f * np.clip(dx / (1.35 * f), 0, 1) ** 2
+    half_width = 1.3 * f + 0.2 * np.maximum(yy - top, 0)
+    inside_top = _smoothstep(-0.06 * f, 0.06 * f, yy - shoulder_line)
+    inside_side = _smoothstep(0.06 * f, -0.06 * f, dx - half_width)
+    return (inside_top * inside_side).astype(np.float32)
+
+
+def _clothes(xx, yy, top, colour):  # type: ignore[no-untyped-def]
+    """A flat garment lit from above, with a few broad folds."""
+    f = float(FACE_PX)
+    shade = 1.05 - 0.25 * np.clip((yy - top) / (2 * f), 0, 1)
+    folds = 1 + 0.06 * np.sin(xx / (0.23 * f)) * np.sin(yy / (0.37 * f) + xx / (0.9 * f))
+    return np.asarray(colour, np.float32)[None, None, :] * (shade * folds)[..., None]
+
+
+def _colour_for(path: Path) -> tuple[int, int, int]:
+    """A garment colour fixed by the photo, so a person looks the same in every run."""
+    digest = hashlib.sha256(path.name.encode()).digest()
+    return _CLOTHES[digest[0] % len(_CLOTHES)]
+
+
+def _smoothstep(edge0: float, edge1: float, x):  # type: ignore[no-untyped-def]
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
