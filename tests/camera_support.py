@@ -14,14 +14,20 @@ from datetime import datetime
 from pathlib import Path
 
 import av
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from swipeguard.auth import service as auth
+from swipeguard.auth.deps import COOKIE
+from swipeguard.auth.models import Role
 from swipeguard.cameras import service as cameras
 from swipeguard.cameras.models import Segment, SegmentState, SourceKind
 from swipeguard.cameras.recorder import Recorder
 from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.facilities.models import Facility, FacilityKind, Till
+from swipeguard.swipes.models import Swipe
 
 
 def add_camera(
@@ -120,3 +126,27 @@ def recording(settings: Settings, db: Database, camera_id: int) -> Iterator[Reco
         stop.set()
         thread.join(30)
         assert not thread.is_alive(), "the recorder did not stop within 30 s"
+
+
+def add_swipe(db: Database, *, camera_id: int, at: datetime) -> int:
+    """A swipe at the till over ``camera_id`` (the card number is a test number)."""
+    with db.transaction() as s:
+        till = s.scalar(select(Till).where(Till.camera_id == camera_id))
+        assert till is not None
+        swipe = Swipe(till_id=till.id, idempotency_key=f"k-{at.timestamp()}",
+                      request_hash="0" * 64, card_no="9990000000000001", swiped_at=at,
+                      amount_cents=1250)
+        s.add(swipe)
+        s.flush()
+        return swipe.id
+
+
+def signed_in_client(app: FastAPI, db: Database, *, username: str = "op1") -> TestClient:
+    """A test client carrying the session cookie of a new operator."""
+    with db.transaction() as s:
+        user = auth.create_user(s, username=username, password="correct horse battery",
+                                role=Role.OPERATOR)
+        token = auth.sign_in(s, user=user, hours=1)
+    client = TestClient(app)
+    client.cookies.set(COOKIE, token)
+    return client

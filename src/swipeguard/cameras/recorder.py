@@ -276,3 +276,14 @@ def _where(camera: Camera) -> str:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:250]
+
+
+def record_replay(settings: Settings, db: Database, *, camera_id: int, since: datetime,
+                  until: datetime) -> None:
+    """Records a FILE camera's replay from ``since`` to ``until`` as fast as it decodes.
+
+    The segments are the ones a live recording of that time would have made; used to
+    fill a demo, a test or a benchmark without waiting for the wall clock.
+    """
+    recorder = Recorder(settings, db, camera_id, realtime=False, since=since, until=until)
+    recorder.run(threading.Event())
