@@ -55,12 +55,18 @@ def register_protection(hook: ProtectionHook) -> None:
         _hooks.append(hook)
 
 
+def unregister_protection(hook: ProtectionHook) -> None:
+    if hook in _hooks:
+        _hooks.remove(hook)
+
+
 def protected_windows(
     session: Session, *, before_s: float = 15.0, after_s: float = 15.0,
 ) -> list[Window]:
     """Windows retention must keep: open or acknowledged alarms' clips, and the hooks'."""
     rows = session.execute(
         select(Till.camera_id, Swipe.swiped_at)
+        .select_from(Alarm)
         .join(Swipe, Swipe.id == Alarm.swipe_id)
         .join(Till, Till.id == Swipe.till_id)
         .where(Alarm.status.in_((AlarmStatus.OPEN, AlarmStatus.ACKNOWLEDGED)),
