@@ -16,8 +16,8 @@ from swipeguard.db import Database, utcnow
 
 
 @pytest.fixture
-def client(settings: Settings, sqlite_db: Database) -> Iterator[TestClient]:
-    with signed_in_client(create_app(settings, sqlite_db), sqlite_db) as c:
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with signed_in_client(create_app(settings, db), db) as c:
         yield c
 
 
@@ -36,11 +36,11 @@ def seed(db: Database, camera_id: int, *, heartbeat_age_s: float) -> None:
 
 
 def test_a_recording_camera_shows_its_state_bitrate_and_gaps_of_the_last_day(
-    client: TestClient, sqlite_db: Database,
+    client: TestClient, db: Database,
 ) -> None:
-    camera_id = add_camera(sqlite_db, source_kind=SourceKind.RTSP,
+    camera_id = add_camera(db, source_kind=SourceKind.RTSP,
                            source="rtsp://user:secret@127.0.0.1:8554/till")
-    seed(sqlite_db, camera_id, heartbeat_age_s=1)
+    seed(db, camera_id, heartbeat_age_s=1)
 
     [camera] = client.get("/api/cameras").json()
 
@@ -53,17 +53,17 @@ def test_a_recording_camera_shows_its_state_bitrate_and_gaps_of_the_last_day(
 
 
 def test_a_recorder_that_stopped_beating_shows_as_stopped(
-    client: TestClient, sqlite_db: Database,
+    client: TestClient, db: Database,
 ) -> None:
-    camera_id = add_camera(sqlite_db, source_kind=SourceKind.RTSP,
+    camera_id = add_camera(db, source_kind=SourceKind.RTSP,
                            source="rtsp://127.0.0.1:8554/till")
-    seed(sqlite_db, camera_id, heartbeat_age_s=300)
+    seed(db, camera_id, heartbeat_age_s=300)
 
     [camera] = client.get("/api/cameras").json()
 
     assert camera["status"] == "stopped" and camera["bitrate_bps"] is None
 
 
-def test_camera_state_needs_a_sign_in(settings: Settings, sqlite_db: Database) -> None:
-    with TestClient(create_app(settings, sqlite_db)) as anonymous:
+def test_camera_state_needs_a_sign_in(settings: Settings, db: Database) -> None:
+    with TestClient(create_app(settings, db)) as anonymous:
         assert anonymous.get("/api/cameras").status_code == 401

@@ -109,20 +109,20 @@ def test_g711_audio_from_a_camera_is_recorded_as_aac(
 
 
 def test_the_open_segment_gives_frames_while_it_is_written(
-    settings: Settings, sqlite_db: Database, footage: Path,
+    settings: Settings, db: Database, footage: Path,
 ) -> None:
     settings = settings.model_copy(update={"recording": settings.recording.model_copy(
         update={"segment_seconds": 30.0})})
     started = datetime.now(UTC)
-    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+    camera_id = add_camera(db, source_kind=SourceKind.FILE, source=str(footage),
                            replay_started_at=started)
 
-    with recording(settings, sqlite_db, camera_id):
+    with recording(settings, db, camera_id):
         wait_until(lambda: datetime.now(UTC) - started > timedelta(seconds=3.5), timeout=10,
                    what="3.5 s of recording")
-        [open_segment] = segments(sqlite_db, camera_id)
+        [open_segment] = segments(db, camera_id)
         window_end = datetime.now(UTC) - timedelta(seconds=1.5)
-        frames = list(frames_between(settings, sqlite_db, camera_id=camera_id,
+        frames = list(frames_between(settings, db, camera_id=camera_id,
                                      start=window_end - timedelta(seconds=1), end=window_end))
 
     assert open_segment.state is SegmentState.OPEN

@@ -34,15 +34,19 @@ def settings(data_dir: Path) -> Settings:
                     retention={"keep_days": 1.0, "min_free_bytes": 0})
 
 
-@pytest.fixture
-def camera_id(settings: Settings, sqlite_db: Database, footage: Path) -> int:
+def recorded(settings: Settings, db: Database, footage: Path) -> int:
     """Eight seconds of video three days old, and eight seconds of the last minute."""
-    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+    camera_id = add_camera(db, source_kind=SourceKind.FILE, source=str(footage),
                            replay_started_at=OLD)
     for since in (OLD, NOW - timedelta(seconds=60)):
-        record_replay(settings, sqlite_db, camera_id=camera_id, since=since,
+        record_replay(settings, db, camera_id=camera_id, since=since,
                       until=since + timedelta(seconds=8))
     return camera_id
+
+
+@pytest.fixture
+def camera_id(settings: Settings, sqlite_db: Database, footage: Path) -> int:
+    return recorded(settings, sqlite_db, footage)
 
 
 def purges(db: Database) -> list[Purge]:
@@ -51,19 +55,20 @@ def purges(db: Database) -> list[Purge]:
 
 
 def test_segments_older_than_the_retention_go_and_each_purge_is_recorded(
-    settings: Settings, sqlite_db: Database, camera_id: int,
+    settings: Settings, db: Database, footage: Path,
 ) -> None:
-    before = segments(sqlite_db, camera_id)
+    camera_id = recorded(settings, db, footage)
+    before = segments(db, camera_id)
     old = [s for s in before if s.ended_at < NOW - timedelta(days=1)]
 
-    done = retention.purge(settings, sqlite_db, now=NOW)
+    done = retention.purge(settings, db, now=NOW)
 
     assert len(old) >= 3 and len(done) == len(old)
-    left = segments(sqlite_db, camera_id)
+    left = segments(db, camera_id)
     assert {s.id for s in left} == {s.id for s in before} - {s.id for s in old}
     assert all(not (settings.data_dir / s.path).exists() for s in old)
     assert all((settings.data_dir / s.path).exists() for s in left)
-    assert [(p.segment_id, p.reason, p.path) for p in purges(sqlite_db)] == [
+    assert [(p.segment_id, p.reason, p.path) for p in purges(db)] == [
         (s.id, "age", s.path) for s in old]
 
 
