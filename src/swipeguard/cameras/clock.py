@@ -78,8 +78,8 @@ class WallClock:
             self._recent.popleft()
         if lag < self.offset:
             self.offset = lag
-        elapsed = received - (self._last_slew or received)
-        self._last_slew = received
+        elapsed = max(0.0, received - (self._last_slew or received))
+        self._last_slew = max(received, self._last_slew or received)
         least = min(lag for _, lag in self._recent)
         if least > self.offset:
             self.offset += min(least - self.offset, MAX_SLEW * elapsed)
