@@ -249,3 +249,17 @@ def test_a_new_alarm_reaches_an_open_stream(
 
     assert [name for name, _ in events] == ["ready", "alarm"]
     assert events[1][1]["id"] == alarm.id and events[1][1]["kind"] == "lost_card"
+
+
+def test_a_burst_of_changes_does_not_hide_a_new_alarm(sqlite_db: Database) -> None:
+    with sqlite_db.transaction() as s:
+        burst = [alarms.open_alarm(s, kind=AlarmKind.NO_FACE, reason=f"burst {i}")
+                 for i in range(AlarmWatch.BATCH + 50)]
+    watch = AlarmWatch(after_id=burst[-1].id)
+    with sqlite_db.transaction() as s:
+        new = alarms.open_alarm(s, kind=AlarmKind.LOST_CARD, reason="after the burst")
+
+    with sqlite_db.transaction() as s:
+        found = [(name, item.id) for name, item in watch.poll(s)]
+
+    assert found == [("alarm", new.id)]

@@ -183,20 +183,29 @@ class AlarmWatch:
     def poll(self, session: Session) -> list[tuple[str, AlarmItem]]:
         """``("alarm", item)`` for a new alarm, ``("alarm-update", item)`` for a change."""
         window = self.watermark - self.LOOKBACK
-        alarms = session.scalars(
-            select(Alarm).where(or_(Alarm.id > self.after_id, Alarm.updated_at >= window))
-            .order_by(Alarm.id).limit(self.BATCH)
+        # Ids and times first: a burst of changes inside the window must not hide, behind
+        # rows already reported, the alarms that are new.
+        stamps = session.execute(
+            select(Alarm.id, Alarm.updated_at)
+            .where(or_(Alarm.id > self.after_id, Alarm.updated_at >= window))
         ).all()
-        fresh = [a for a in alarms
-                 if self._sent.get(a.id) != a.updated_at and not self._known_at_start(a)]
+        fresh_ids = sorted(
+            alarm_id for alarm_id, at in stamps
+            if self._sent.get(alarm_id) != at and not self._known_at_start(alarm_id, at)
+        )[: self.BATCH]
+        if not fresh_ids:
+            return []
+        fresh = session.scalars(
+            select(Alarm).where(Alarm.id.in_(fresh_ids)).order_by(Alarm.id)
+        ).all()
         changes = [(self._event_name(a), item)
                    for a, item in zip(fresh, items_for(session, fresh), strict=True)]
         self._remember(fresh)
         return changes
 
-    def _known_at_start(self, alarm: Alarm) -> bool:
+    def _known_at_start(self, alarm_id: int, updated_at: datetime) -> bool:
         """Unchanged since the watch began: the console read it with the queue."""
-        return alarm.id < self._first_new and alarm.updated_at <= self._since
+        return alarm_id < self._first_new and updated_at <= self._since
 
     def _event_name(self, alarm: Alarm) -> str:
         is_new = alarm.id >= self._first_new and alarm.id not in self._announced
