@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from swipeguard.faces.types import Box
 from swipeguard.scenario.audio import soundtrack
@@ -20,7 +21,7 @@ from swipeguard.scenario.motion import Pose, passer_poses, visit_poses
 from swipeguard.scenario.photos import make_portrait
 from swipeguard.scenario.plan import check_plan
 from swipeguard.scenario.render import Camera, Clock, Sprite, draw_sprite
-from swipeguard.scenario.scene import Scene, build_scene
+from swipeguard.scenario.scene import build_scene
 from swipeguard.scenario.timeline import write_timeline
 from swipeguard.scenario.types import (
     Appearance,
@@ -145,7 +146,10 @@ def _render(
 ) -> dict[int, dict[int, Box]]:
     """Encode every frame; return the face boxes drawn, by actor id then frame."""
     scene = build_scene(size=size, seed=seed)
-    base = _static_frame(scene)
+    base = Image.fromarray(scene.background)
+    unit = Image.fromarray(scene.unit, "RGBA")
+    base.paste(unit, (0, scene.unit_top), unit)
+    base.paste(Image.fromarray(scene.counter), (0, scene.counter_top))
     camera = Camera(size=size, seed=seed, noise=noise)
     clock = Clock(started_at=started_at, label=label, height=size[1])
     unit_bottom = scene.unit_top + scene.unit.shape[0]
@@ -157,8 +161,8 @@ def _render(
             crossing = [a for a in passers if index in a.poses]
             for actor in crossing:
                 _draw(frame, actor, index, unit_bottom, boxes)
-            if crossing:
-                _over(frame, scene.unit, scene.unit_top)
+            if crossing:  # the display unit hides the passers' legs
+                frame.paste(unit, (0, scene.unit_top), unit)
             for actor in visitors:
                 if index in actor.poses:
                     _draw(frame, actor, index, scene.counter_top, boxes)
@@ -168,26 +172,12 @@ def _render(
 
 
 def _draw(
-    frame: npt.NDArray[np.uint8], actor: _Actor, index: int, bottom: int,
+    frame: Image.Image, actor: _Actor, index: int, bottom: int,
     boxes: dict[int, dict[int, Box]],
 ) -> None:
     box = draw_sprite(frame, actor.sprite, actor.poses[index], bottom=bottom)
     if box is not None:
         boxes[id(actor)][index] = box
-
-
-def _static_frame(scene: Scene) -> npt.NDArray[np.uint8]:
-    frame = scene.background.copy()
-    _over(frame, scene.unit, scene.unit_top)
-    frame[scene.counter_top :] = scene.counter
-    return frame
-
-
-def _over(frame: npt.NDArray[np.uint8], layer: npt.NDArray[np.uint8], top: int) -> None:
-    """Alpha-composite an RGBA band across the frame's full width from row ``top``."""
-    roi = frame[top : top + layer.shape[0]]
-    alpha = layer[..., 3:].astype(np.uint16)
-    roi[:] = ((layer[..., :3] * alpha + roi * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
 def _truth(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
 from swipeguard.faces.types import Box
 from swipeguard.scenario.errors import NoPhotos, PhotoUnusable
@@ -192,10 +192,19 @@ def _place_on_canvas(
     sx1, sy1 = min(scaled.shape[1], x0 + width), min(scaled.shape[0], y0 + height)
     if sx1 > sx0 and sy1 > sy0:
         canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = scaled[sy0:sy1, sx0:sx1]
-        inside[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = True
+        seen = _photographed(scaled)
+        inside[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = seen[sy0:sy1, sx0:sx1]
     left, top = round(_LEFT * FACE_PX), round(_ABOVE * FACE_PX)
     sprite_face = Box(left, top, left + FACE_PX, top + round(face.height * scale))
     return canvas, inside, sprite_face
+
+
+def _photographed(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Pixels the camera saw: LFW's deep funnelling fills its warped-in margins with black."""
+    h, w = image.shape[:2]
+    border = np.ones((h, w), dtype=bool)
+    border[h // 7 : h - h // 7, w // 7 : w - w // 7] = False
+    return ~(border & (image.astype(np.uint16).sum(axis=2) < 24))
 
 
 def _compose(
@@ -210,16 +219,19 @@ def _compose(
     # dlib's box spans brows to chin: the skull reaches ~0.5 face widths above it.
     head = _soft_ellipse(xx, yy, cx, face.top + 0.25 * f, 0.66 * f, 0.84 * f)
     neck = _soft_box(xx, yy, cx, face.bottom + 0.2 * f, 0.36 * f, 0.3 * f, 0.08 * f)
-    torso = _torso_mask(xx, yy, cx, shoulders)
+    torso = _torso_mask(h, w, cx, face.bottom)
     # The photo's own clothes are kept where it has them, faded out towards its border.
-    covered = _soft_inside(inside, 0.05 * f)
+    covered = _soft_inside(inside, 0.15 * f)
     photo_alpha = np.maximum(np.maximum(head, neck), torso) * covered
 
-    worn = (torso > 0.9) & (covered > 0.9)
-    colour = canvas[worn].mean(axis=0) if worn.sum() > 0.1 * f * f else _colour_for(path)
+    # The garment takes the colour of what the photo shows under the chin, if anything.
+    worn = (torso > 0.9) & (covered > 0.9) & (yy > face.bottom + 0.4 * f)
+    colour = canvas[worn].mean(axis=0) if worn.sum() > 0.05 * f * f else _colour_for(path)
     clothes = _clothes(xx, yy, shoulders, colour)
-    rgb = canvas.astype(np.float32) * photo_alpha[..., None]
-    rgb += clothes * (1 - photo_alpha[..., None])
+    # Colour is not premultiplied: where the photo exists its own colours stay under the
+    # transparent edge, so warping and blurring blend into what the photo really shows.
+    photo_weight = np.maximum(photo_alpha, (covered > 0) & (torso < 0.5))[..., None]
+    rgb = canvas.astype(np.float32) * photo_weight + clothes * (1 - photo_weight)
     alpha = np.maximum(photo_alpha, torso)
     return np.dstack([np.clip(rgb, 0, 255), alpha * 255]).astype(np.uint8)
 
@@ -242,15 +254,17 @@ def _soft_box(xx, yy, cx, cy, half_w, half_h, feather):  # type: ignore[no-untyp
     return _smoothstep(feather, -feather, np.maximum(dx, dy))
 
 
-def _torso_mask(xx, yy, cx, top):  # type: ignore[no-untyped-def]
-    """Shoulders sloping from the neck, arms widening downwards."""
+def _torso_mask(h: int, w: int, cx: float, chin: float) -> npt.NDArray[np.float32]:
+    """Neck, sloping trapezius, shoulders and upper arms, in face widths from the chin."""
     f = float(FACE_PX)
-    dx = np.abs(xx - cx)
-    shoulder_line = top + 0.45 * f * np.clip(dx / (1.35 * f), 0, 1) ** 2
-    half_width = 1.3 * f + 0.2 * np.maximum(yy - top, 0)
-    inside_top = _smoothstep(-0.06 * f, 0.06 * f, yy - shoulder_line)
-    inside_side = _smoothstep(0.06 * f, -0.06 * f, dx - half_width)
-    return (inside_top * inside_side).astype(np.float32)
+    outline = [(0.3, 0.0), (0.42, 0.2), (0.8, 0.38), (1.12, 0.5), (1.28, 0.7), (1.36, 1.1),
+               (1.42, 2.6)]
+    right = [(cx + dx * f, chin + dy * f) for dx, dy in outline]
+    left = [(cx - dx * f, chin + dy * f) for dx, dy in reversed(outline)]
+    image = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(image).polygon(right + left, fill=255)
+    image = image.filter(ImageFilter.GaussianBlur(0.03 * f))
+    return np.asarray(image, dtype=np.float32) / 255
 
 
 def _clothes(xx, yy, top, colour):  # type: ignore[no-untyped-def]

@@ -122,12 +122,14 @@ def _visits(
     """Visitors one after another, each person once before anyone comes back."""
     visits: list[Visit] = []
     order = [int(i) for i in rng.permutation(len(people))]
-    t = float(rng.uniform(*gap))
+    t = float(rng.uniform(0.3, 1.5))  # the first customer is already on the way
     while True:
         arrive = t + WALK_IN
-        depart = arrive + float(rng.uniform(*stay))
-        if depart + WALK_OUT > duration:
+        # The last visit is cut short to fit, if a shortest stay still fits.
+        length = min(float(rng.uniform(*stay)), duration - WALK_OUT - arrive)
+        if length < stay[0]:
             return visits
+        depart = arrive + length
         person = people[order[len(visits) % len(order)]]
         photo = int(rng.integers(len(person.footage)))
         visits.append(Visit(person=person.name, arrive=arrive, depart=depart, photo=photo))
