@@ -4,7 +4,10 @@
 
 const { api, el, when, fullTime, ago } = Console;
 
-const COLUMNS = ["Camera", "Facility", "Recorder", "Last heartbeat", "Bitrate", "Problem"];
+const COLUMNS = [
+  "Camera", "Facility", "Recorder", "Last heartbeat", "Recorded up to", "Bitrate",
+  "Gaps (24 h)", "Problem",
+];
 
 function bitrate(bps) {
   return typeof bps === "number" ? `${(bps / 1e6).toFixed(1)} Mbit/s` : "—";
@@ -18,7 +21,9 @@ function cells(c) {
     el("td", {}, c.facility_name || (c.facility_id ? `facility ${c.facility_id}` : "—")),
     el("td", { class: `status-${status}` }, status),
     el("td", { title: fullTime(beat) }, beat ? `${when(beat)} (${ago(beat)})` : "—"),
+    el("td", { title: fullTime(c.last_segment_end) }, when(c.last_segment_end)),
     el("td", {}, bitrate(c.bitrate_bps)),
+    el("td", {}, Array.isArray(c.gaps_24h) ? String(c.gaps_24h.length) : "—"),
     el("td", {}, c.last_error || ""),
   ];
 }
