@@ -136,7 +136,7 @@ function field(root, name) {
 
 function showDetail(a) {
   const root = document.getElementById("detail-template").content.cloneNode(true);
-  field(root, "title").textContent = `${kindLabel(a)} · alarm ${a.id}`;
+  field(root, "title").replaceChildren(kindLabel(a), el("small", {}, `alarm ${a.id}`));
   const status = field(root, "status");
   status.textContent = a.resolution ? `${a.status}: ${a.resolution.replace("_", " ")}` : a.status;
   status.classList.add(`status-${a.status}`);
@@ -304,7 +304,10 @@ function connect() {
     const known = state.items.has(item.id);
     state.items.set(item.id, item);
     if (!known && item.status === "open") arrive(item.id);
-    if (item.id === state.selected) select(item.id);
+    // The selected alarm changed elsewhere (another operator): reload its detail and history.
+    const changedElsewhere = item.id === state.selected
+      && (!state.detail || state.detail.updated_at !== item.updated_at);
+    if (changedElsewhere) select(item.id);
     else render();
   });
   source.addEventListener("signed-out", () => {
