@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,3 +70,14 @@ def test_a_wrong_query_type_is_422_with_its_path(client: TestClient) -> None:
 
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "query.limit"
+
+
+def test_health_says_503_when_the_database_is_gone(settings: Settings, tmp_path: Path) -> None:
+    missing = Database(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")
+    (tmp_path / "no-such-dir").rmdir()
+
+    with TestClient(create_app(settings, missing)) as client:
+        r = client.get("/api/health")
+
+    assert r.status_code == 503
+    assert r.json()["detail"] == "the database does not answer"
