@@ -36,7 +36,8 @@ class Pose:
     pitch: float  # degrees, negative looks down
     gain: float  # light on the person, 1 = as photographed
     gamma: float
-    blur: float  # Gaussian radius, pixels
+    blur: float  # Gaussian radius, pixels: focus
+    smear: float = 0.0  # horizontal motion blur, pixels travelled while the shutter is open
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def passer_poses(
             roll=2 * math.sin(phase + 3 * u), yaw=yaw, pitch=0.0,
             gain=0.8, gamma=1.0, blur=1.4 * h / 720,  # ~5 m away: out of the lens's focus
         )
-    return poses
+    return _with_motion_blur(poses, size)
 
 
 def _visit_pose(
@@ -115,7 +116,8 @@ def _visit_pose(
         pitch=-10.0 * glance + 2.0 * math.sin(0.5 * t + p[7]),
         gain=sway.gain * (1 + 0.04 * math.sin(0.35 * t + p[0])),
         gamma=sway.gamma,
-        blur=0.5 * h / 720,  # a CCTV lens at this distance is never quite sharp
+        # No extra focus blur: the photo, upscaled ~1.5x, is already as soft as a CCTV lens.
+        blur=0.0,
     )
     if t < visit.arrive:
         return _walking(pose, (visit.arrive - t) / WALK_IN, sway.from_left, size)
@@ -144,14 +146,13 @@ def _walking(pose: Pose, away: float, left: bool, size: tuple[int, int]) -> Pose
 
 
 def _with_motion_blur(poses: dict[int, Pose], size: tuple[int, int]) -> dict[int, Pose]:
-    """Add blur in proportion to how far the face moved since the last frame."""
+    """Smear each pose by the distance the face travels while the shutter is open."""
     out = {}
     for frame, pose in poses.items():
         before = poses.get(frame - 1, pose)
-        moved = math.hypot(pose.x - before.x, pose.y - before.y)
-        # A 1/30 s shutter smears half a frame's travel; capped where it stops mattering.
-        smear = min(6.0 * size[1] / 720, 0.25 * moved)
-        out[frame] = replace(pose, blur=pose.blur + smear)
+        moved = abs(pose.x - before.x)
+        # Indoor CCTV exposes ~1/30 s of each 1/15 s frame: half the frame's travel.
+        out[frame] = replace(pose, smear=min(0.05 * size[1], 0.5 * moved))
     return out
 
 

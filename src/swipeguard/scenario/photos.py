@@ -30,8 +30,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 # Sprite face width. A counter face at 720p is ~165 px wide (see motion.COUNTER_FACE),
 # so sprites are drawn near 1:1 there and LFW's ~108 px faces are upscaled only once.
 FACE_PX = 160
-# Sprite canvas around the face box, in face widths: room for hair above, shoulders below.
-_LEFT, _RIGHT, _ABOVE, _BELOW = 1.6, 1.6, 0.9, 2.2
+# Sprite canvas around the face box, in face widths: room for hair above, body to the hips.
+_LEFT, _RIGHT, _ABOVE, _BELOW = 1.6, 1.6, 0.9, 4.0
 # Photos above this size are shrunk before detection: a face needs no more to be found.
 _DETECT_MAX_SIDE = 1000
 
@@ -258,7 +258,7 @@ def _torso_mask(h: int, w: int, cx: float, chin: float) -> npt.NDArray[np.float3
     """Neck, sloping trapezius, shoulders and upper arms, in face widths from the chin."""
     f = float(FACE_PX)
     outline = [(0.3, 0.0), (0.42, 0.2), (0.8, 0.38), (1.12, 0.5), (1.28, 0.7), (1.36, 1.1),
-               (1.42, 2.6)]
+               (1.45, 5.0)]
     right = [(cx + dx * f, chin + dy * f) for dx, dy in outline]
     left = [(cx - dx * f, chin + dy * f) for dx, dy in reversed(outline)]
     image = Image.new("L", (w, h), 0)

@@ -120,7 +120,7 @@ def _draw_head(frame: Image.Image, level: _Level, pose: Pose, bottom: int) -> Bo
     w, h = frame.size
     warp = _homography(level.face, pose)
     face = _face_box(warp, level.face, w, h)
-    margin = math.ceil(3 * pose.blur) + 1
+    margin = math.ceil(3 * pose.blur + pose.smear) + 1
     corners = _apply(warp, _corners(0, 0, *level.head.size))
     x0 = max(0, math.floor(corners[:, 0].min()) - margin)
     y0 = max(0, math.floor(corners[:, 1].min()) - margin)
@@ -142,6 +142,10 @@ def _draw_head(frame: Image.Image, level: _Level, pose: Pose, bottom: int) -> Bo
 def _paste(frame: Image.Image, layer: Image.Image, at: tuple[int, int], pose: Pose) -> None:
     if pose.blur >= _MIN_BLUR:
         layer = layer.filter(ImageFilter.GaussianBlur(pose.blur))
+    steps = round(pose.smear)
+    if steps >= 2 and layer.width > 2 * steps:
+        # A horizontal box blur of the travel: average runs of pixels, stretch back.
+        layer = layer.reduce((steps, 1)).resize(layer.size, Image.Resampling.BILINEAR)
     lit = layer.point(_light_table(pose.gain, pose.gamma))
     frame.paste(lit, at, lit)
 
