@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def run_level(source: Path, n: int, *, seconds: float, segment_seconds: float) -> Level:
     with tempfile.TemporaryDirectory(prefix="swipeguard-bench-") as tmp:
         data_dir = Path(tmp)
-        settings = Settings(data_dir=data_dir, recording={"segment_seconds": segment_seconds})
+        settings = Settings(data_dir=data_dir,  # type: ignore[call-arg]
+                            recording={"segment_seconds": segment_seconds})  # type: ignore[arg-type]
         db = Database(settings.resolved_database_url)
         db.migrate()
         server = RtspServer([Mount(f"cam{i}", source, audio="aac") for i in range(n)])

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 15.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record", help="record the enabled cameras until interrupted")
     p.add_argument("--camera", metavar="NAME", help="record only this camera")
     add_data_dir(p)

@@ -73,7 +73,7 @@ def protected_windows(
                Till.camera_id.is_not(None))
     ).all()
     windows = [Window(camera_id, at - timedelta(seconds=before_s), at + timedelta(seconds=after_s))
-               for camera_id, at in rows]
+               for camera_id, at in rows if camera_id is not None]
     for hook in _hooks:
         windows.extend(hook(session))
     return windows

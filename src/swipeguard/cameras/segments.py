@@ -15,6 +15,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -68,9 +69,13 @@ class _Track:
     stream: Stream
     last_dts: int | None = None
 
+    @property
+    def time_base(self) -> Fraction:
+        assert self.stream.time_base is not None, "the header fixes every stream's time base"
+        return self.stream.time_base
+
     def ticks(self, seconds: float) -> int:
-        assert self.stream.time_base is not None
-        return round(seconds / self.stream.time_base)
+        return round(seconds / self.time_base)
 
 
 class OpenSegment:
@@ -108,7 +113,7 @@ class OpenSegment:
         packet.dts = dts
         packet.pts = dts + track.ticks(timed.lead)
         packet.duration = track.ticks(timed.duration)
-        packet.time_base = track.stream.time_base
+        packet.time_base = track.time_base
         packet.stream = track.stream
         self.container.mux_one(packet)
         if timed.kind == "video":

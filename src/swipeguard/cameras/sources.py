@@ -165,10 +165,10 @@ class ReplaySource:
                     continue
                 if stop.is_set():
                     return
-                t = _media_time(packet)
-                if t is None:
+                media_t = _media_time(packet)
+                if media_t is None:
                     continue
-                wall = self.timeline.wall(loop, t).timestamp()
+                wall = self.timeline.wall(loop, media_t).timestamp()
                 if self.until is not None and wall > self.until:
                     return
                 if self.realtime and not self._wait(stop, wall):
