@@ -4,19 +4,22 @@ Which captures: those of swipes whose verdict is ``mismatch``, or ``card_lost`` 
 face that was not the card holder's (distance above the swipe's threshold). A capture
 whose face matched the holder is the holder, not a suspect.
 
-How the grouping decides (online, in capture id order, so the result is repeatable and
-suspect ids stay stable as captures arrive): a new capture joins the suspect with the
-nearest member if that member is within ``search.group_threshold`` (stricter than the
-verification threshold, so two strangers are rarely joined) and the median distance to
-all that suspect's members is within the verification threshold (so one look-alike
-member cannot chain two people together). Otherwise it starts a suspect of its own.
-Suspects an investigator said a capture is "not" are never considered for it again.
+How the grouping decides (online, in capture id order, so suspect ids stay stable as
+captures arrive): a new capture may join a suspect whose nearest member is within
+``search.group_threshold`` (0.50, stricter than the 0.55 verification threshold, so two
+strangers are rarely joined) and the median distance to all whose members is within the
+verification threshold (so one look-alike member cannot chain two people together). It
+joins the nearest such suspect, or else starts a suspect of its own. When it qualifies
+for several, the grouping's own suspects among them are merged if they are alike as a
+whole: the new capture showed they are one person. Suspects an investigator corrected
+are never merged by the grouping, and a suspect an investigator said a capture is "not"
+is never considered for it again.
 
 Investigator corrections (each a history row with actor, time and reason): split
 moves chosen captures to a new suspect; merge moves all of one suspect's captures into
 another and leaves the emptied one inactive; "not this person" removes a capture and
-excludes it from that suspect for good. The grouping never merges or splits existing
-suspects by itself, so a correction is never undone automatically.
+excludes it from that suspect for good. The grouping never splits suspects and never
+merges one an investigator has touched, so a correction is never undone automatically.
 """
 
 from __future__ import annotations
@@ -103,32 +106,39 @@ def _load_members(session: Session) -> Members:
                     decode_many([bytes(r[2]) for r in rows]))
 
 
-def choose_suspect(
+def qualifying(
     vector: np.ndarray, members: Members, *, link: float, threshold: float,
     excluded: set[int],
-) -> tuple[int, float] | None:
-    """The suspect a descriptor joins and its nearest member's distance, or None."""
+) -> list[tuple[int, float]]:
+    """Suspects a descriptor may join, nearest first, each with its nearest member's distance."""
     if not members.capture_ids:
-        return None
+        return []
     distances = np.linalg.norm(members.vectors - vector.reshape(1, DIM), axis=1)
     suspects = np.asarray(members.suspect_ids)
-    best: tuple[int, float] | None = None
+    found: list[tuple[int, float]] = []
+    seen: set[int] = set()
     for i in np.argsort(distances):
         if distances[i] > link:
             break
         suspect_id = int(suspects[i])
-        if suspect_id in excluded:
+        if suspect_id in seen or suspect_id in excluded:
             continue
+        seen.add(suspect_id)
         if float(np.median(distances[suspects == suspect_id])) <= threshold:
-            best = (suspect_id, float(distances[i]))
-            break
-    return best
+            found.append((suspect_id, float(distances[i])))
+    return found
 
 
 def group_new_captures(
     session: Session, *, link: float, threshold: float, limit: int = 1000,
 ) -> list[Placement]:
-    """Places each ungrouped non-holder capture into a suspect (new or existing)."""
+    """Places each ungrouped non-holder capture into a suspect (new or existing).
+
+    A capture that qualifies for several suspects joins the nearest, and the others are
+    merged into it if the grouping made them, no investigator has changed them, and
+    their members are alike as a whole (the median distance between them within the
+    verification threshold): the capture showed they are one person.
+    """
     pending = ungrouped(session, threshold=threshold, limit=limit)
     if not pending:
         return []
@@ -137,14 +147,71 @@ def group_new_captures(
     placements = []
     for capture_id, blob in pending:
         vector = decode_many([blob])[0]
-        chosen = choose_suspect(vector, members, link=link, threshold=threshold,
-                                excluded=exclusions.get(capture_id, set()))
-        placement = _place(session, capture_id, chosen)
+        options = qualifying(vector, members, link=link, threshold=threshold,
+                             excluded=exclusions.get(capture_id, set()))
+        placement = _place(session, capture_id, options[0] if options else None)
         members.append(capture_id, placement.suspect_id, vector)
+        for other_id, _ in options[1:]:
+            _bridge(session, members, into=placement.suspect_id, other=other_id,
+                    capture_id=capture_id, threshold=threshold)
         placements.append(placement)
     log.info("grouping: %s captures placed, %s new suspects", len(placements),
              sum(p.created for p in placements))
     return placements
+
+
+def _bridge(session: Session, members: Members, *, into: int, other: int, capture_id: int,
+            threshold: float) -> None:
+    """Merges ``other`` into ``into`` if the grouping may (see ``group_new_captures``)."""
+    suspects = np.asarray(members.suspect_ids)
+    a, b = members.vectors[suspects == into], members.vectors[suspects == other]
+    if not len(a) or not len(b):
+        return
+    cross = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    if float(np.median(cross)) > threshold or _corrected(session, [into, other]):
+        return
+    merge(session, into_id=into, other_id=other, actor=SYSTEM,
+          reason=f"capture {capture_id} is near both")
+    members.suspect_ids = [into if s == other else s for s in members.suspect_ids]
+
+
+def _corrected(session: Session, suspect_ids: Sequence[int]) -> bool:
+    """An investigator changed one of these suspects, or excluded a capture from one."""
+    touched = exists().where(SuspectEvent.suspect_id.in_(suspect_ids),
+                             SuspectEvent.actor != SYSTEM)
+    excluded = exists().where(SuspectExclusion.suspect_id.in_(suspect_ids))
+    return bool(session.scalar(select(touched | excluded)))
+
+
+def agglomerate(
+    vectors: np.ndarray, groups: list[list[int]], fixed: list[bool], *, link: float,
+    threshold: float,
+) -> list[list[int]]:
+    """Merges groups of rows of ``vectors``, closest pair first, by the grouping's rule.
+
+    Two groups merge when their nearest rows are within ``link`` and the median of all
+    distances between them is within ``threshold``; two ``fixed`` groups (stored
+    suspects) never merge. Order-free, for the few captures of one investigation.
+    """
+    distances = np.linalg.norm(vectors[:, None, :] - vectors[None, :, :], axis=2)
+    groups, fixed = [list(g) for g in groups], list(fixed)
+    while True:
+        best: tuple[float, int, int] | None = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                if fixed[a] and fixed[b]:
+                    continue
+                cross = distances[np.ix_(groups[a], groups[b])]
+                near = float(cross.min())
+                if near <= link and float(np.median(cross)) <= threshold \
+                        and (best is None or near < best[0]):
+                    best = (near, a, b)
+        if best is None:
+            return groups
+        _, a, b = best
+        groups[a] += groups.pop(b)
+        was_fixed = fixed.pop(b)
+        fixed[a] = fixed[a] or was_fixed
 
 
 def _exclusions(session: Session, capture_ids: Sequence[int]) -> dict[int, set[int]]:

@@ -231,38 +231,32 @@ class _Group:
 
 def _group(session: Session, strangers: list[_Seen], settings: Settings) -> list[_Group]:
     """Stored suspects keep their captures together; the rest join by the grouping rule."""
-    ids = [s.evidence.capture_id for s in strangers if s.evidence.capture_id is not None]
+    ids = [s.evidence.capture_id for s in strangers]
     stored = dict(session.execute(select(SuspectMember.capture_id, SuspectMember.suspect_id)
                                   .where(SuspectMember.capture_id.in_(ids))).all())
-    groups: list[_Group] = []
-    by_suspect: dict[int, _Group] = {}
+    by_suspect: dict[int, list[int]] = defaultdict(list)
     loose = []
-    for seen in strangers:
+    for i, seen in enumerate(strangers):
         suspect_id = stored.get(seen.evidence.capture_id)
         if suspect_id is None:
-            loose.append(seen)
-            continue
-        if suspect_id not in by_suspect:
-            by_suspect[suspect_id] = _Group(suspect_id, [])
-            groups.append(by_suspect[suspect_id])
-        by_suspect[suspect_id].members.append(seen)
-
-    members = clustering.Members()
-    for key, group in enumerate(groups):
-        for seen in group.members:
-            members.append(seen.evidence.capture_id or 0, key, seen.vector)
-    for seen in loose:
-        chosen = clustering.choose_suspect(
-            seen.vector, members, link=settings.search.group_threshold,
-            threshold=settings.verification.threshold, excluded=set())
-        if chosen is None:
-            groups.append(_Group(None, []))
-            key = len(groups) - 1
+            loose.append([i])
         else:
-            key = chosen[0]
-        groups[key].members.append(seen)
-        members.append(seen.evidence.capture_id or 0, key, seen.vector)
-    return groups
+            by_suspect[suspect_id].append(i)
+    initial = list(by_suspect.values()) + loose
+    fixed = [True] * len(by_suspect) + [False] * len(loose)
+    if not strangers:
+        return []
+    vectors = np.stack([s.vector for s in strangers])
+    merged = clustering.agglomerate(vectors, initial, fixed,
+                                    link=settings.search.group_threshold,
+                                    threshold=settings.verification.threshold)
+    return [_Group(_stored_id(group, strangers, stored), [strangers[i] for i in sorted(group)])
+            for group in merged]
+
+
+def _stored_id(group: list[int], strangers: list[_Seen], stored: dict[int, int]) -> int | None:
+    found = {stored.get(strangers[i].evidence.capture_id) for i in group} - {None}
+    return found.pop() if len(found) == 1 else None
 
 
 # --- one person ---------------------------------------------------------------------------

@@ -152,7 +152,8 @@ class Gallery:
             log.warning("gallery %s: %s is not an id-mapped %s-d index; it will be rebuilt",
                         self.name, self.path.name, DIM)
             return False
-        _set_parameters(index, self.settings.approximate_params)
+        if not isinstance(faiss.downcast_index(index.index), faiss.IndexFlat):
+            _set_parameters(index, self.settings.approximate_params)
         ids = faiss.vector_to_array(index.id_map)
         with self._lock:
             self._index = index
