@@ -15,6 +15,8 @@ from types import TracebackType
 import av
 import numpy as np
 import numpy.typing as npt
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
 from PIL import Image
 
 from swipeguard.scenario.audio import SAMPLE_RATE
@@ -47,7 +49,7 @@ class FootageWriter:
         self._video = self._add_video(size, fps, bitrate)
         self._sound = self._add_audio()
 
-    def _add_video(self, size: tuple[int, int], fps: int, bitrate: int):  # type: ignore[no-untyped-def]
+    def _add_video(self, size: tuple[int, int], fps: int, bitrate: int) -> VideoStream:
         stream = self._container.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
@@ -67,7 +69,7 @@ class FootageWriter:
         }
         return stream
 
-    def _add_audio(self):  # type: ignore[no-untyped-def]
+    def _add_audio(self) -> AudioStream:
         stream = self._container.add_stream("aac", rate=SAMPLE_RATE)
         stream.layout = "mono"
         stream.bit_rate = _AUDIO_BITRATE

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,8 @@ from swipeguard.scenario.errors import NoPhotos, PhotoUnusable
 from swipeguard.scenario.types import PersonPhotos
 
 log = logging.getLogger(__name__)
+
+Grid = npt.NDArray[np.float32]  # per-pixel values over a sprite canvas
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
@@ -137,9 +140,9 @@ def _lfw_path(root: Path, name: str, index: int) -> Path:
 
 def _load_rgb(path: Path) -> npt.NDArray[np.uint8]:
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        with Image.open(path) as opened:
+            upright = ImageOps.exif_transpose(opened)
+            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
     except FileNotFoundError:
         raise PhotoUnusable(f"photo not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
@@ -147,7 +150,7 @@ def _load_rgb(path: Path) -> npt.NDArray[np.uint8]:
 
 
 @functools.cache
-def _detector():  # type: ignore[no-untyped-def]
+def _detector() -> Any:
     import dlib
 
     return dlib.get_frontal_face_detector()
@@ -166,7 +169,7 @@ def _main_face(rgb: npt.NDArray[np.uint8], path: Path) -> Box:
     if not found:
         raise PhotoUnusable(f"no face found in photo: {path}")
 
-    def score(r) -> float:  # type: ignore[no-untyped-def]
+    def score(r: Any) -> float:
         dx = (r.left() + r.right()) / 2 - small.shape[1] / 2
         dy = (r.top() + r.bottom()) / 2 - small.shape[0] / 2
         return r.width() - 0.25 * float(np.hypot(dx, dy))
@@ -243,12 +246,16 @@ def _soft_inside(inside: npt.NDArray[np.bool_], feather: float) -> npt.NDArray[n
     return (np.clip(2 * soft - 1, 0, 1) * inside).astype(np.float32)
 
 
-def _soft_ellipse(xx, yy, cx, cy, rx, ry):  # type: ignore[no-untyped-def]
+def _soft_ellipse(
+    xx: Grid, yy: Grid, cx: float, cy: float, rx: float, ry: float
+) -> Grid:
     r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
     return _smoothstep(1.05, 0.85, r)
 
 
-def _soft_box(xx, yy, cx, cy, half_w, half_h, feather):  # type: ignore[no-untyped-def]
+def _soft_box(
+    xx: Grid, yy: Grid, cx: float, cy: float, half_w: float, half_h: float, feather: float
+) -> Grid:
     dx = np.abs(xx - cx) - half_w
     dy = np.abs(yy - cy) - half_h
     return _smoothstep(feather, -feather, np.maximum(dx, dy))
@@ -263,11 +270,11 @@ def _torso_mask(h: int, w: int, cx: float, chin: float) -> npt.NDArray[np.float3
     left = [(cx - dx * f, chin + dy * f) for dx, dy in reversed(outline)]
     image = Image.new("L", (w, h), 0)
     ImageDraw.Draw(image).polygon(right + left, fill=255)
-    image = image.filter(ImageFilter.GaussianBlur(0.03 * f))
-    return np.asarray(image, dtype=np.float32) / 255
+    soft = np.asarray(image.filter(ImageFilter.GaussianBlur(0.03 * f)), dtype=np.float32)
+    return (soft / 255).astype(np.float32)
 
 
-def _clothes(xx, yy, top, colour):  # type: ignore[no-untyped-def]
+def _clothes(xx: Grid, yy: Grid, top: float, colour: Sequence[float]) -> Grid:
     """A flat garment lit from above, with a few broad folds."""
     f = float(FACE_PX)
     shade = 1.05 - 0.25 * np.clip((yy - top) / (2 * f), 0, 1)
@@ -281,6 +288,6 @@ def _colour_for(path: Path) -> tuple[int, int, int]:
     return _CLOTHES[digest[0] % len(_CLOTHES)]
 
 
-def _smoothstep(edge0: float, edge1: float, x):  # type: ignore[no-untyped-def]
+def _smoothstep(edge0: float, edge1: float, x: Grid) -> Grid:
     t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
     return (t * t * (3 - 2 * t)).astype(np.float32)

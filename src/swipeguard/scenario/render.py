@@ -186,9 +186,12 @@ def _corners(left: float, top: float, right: float, bottom: float) -> npt.NDArra
     return np.array([[left, top], [right, top], [right, bottom], [left, bottom]], np.float64)
 
 
-def _apply(warp: npt.NDArray[np.float64], points: npt.NDArray[np.float64]):  # type: ignore[no-untyped-def]
+def _apply(
+    warp: npt.NDArray[np.float64], points: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     homogeneous = np.c_[points, np.ones(len(points))] @ warp.T
-    return homogeneous[:, :2] / homogeneous[:, 2:]
+    projected: npt.NDArray[np.float64] = homogeneous[:, :2] / homogeneous[:, 2:]
+    return projected
 
 
 def _face_box(warp: npt.NDArray[np.float64], face: Box, w: int, h: int) -> Box | None:

@@ -51,11 +51,13 @@ def build_scene(*, size: tuple[int, int], seed: int) -> Scene:
     image = Image.fromarray(_wall(w, h, rng))
     draw = ImageDraw.Draw(image)
     _draw_ceiling(draw, w, h)
-    _draw_window(draw, w, h, rng)
+    window_left = _draw_window(draw, w, h, rng)
     _draw_shelves(draw, w, h, rng)
+    if window_left:
+        _draw_poster(draw, w, h, rng)
     _draw_sign(draw, w, h, rng)
     background = np.asarray(image.filter(ImageFilter.GaussianBlur(h / 720)))
-    background = _vignette(background)
+    background = _vignette(_muted(background))
 
     unit_top = round(_UNIT_TOP * h)
     counter_top = round(COUNTER_TOP * h)
@@ -69,18 +71,27 @@ def build_scene(*, size: tuple[int, int], seed: int) -> Scene:
 
 
 def _wall(w: int, h: int, rng: np.random.Generator) -> npt.NDArray[np.uint8]:
-    """Painted wall lit from the ceiling, and a tiled floor below it."""
+    """Painted wall lit from the ceiling, and a tiled floor in perspective below it."""
     tint = np.array([222, 216, 200], np.float32) + rng.normal(0, 8, 3)
     y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    light = 1.0 - 0.35 * y
-    wall = np.broadcast_to(tint * light, (h, w, 3)).copy()
-    wall += rng.normal(0, 2.0, (h, w, 1)).astype(np.float32)  # paint texture
+    x = np.linspace(-1, 1, w, dtype=np.float32)[None, :, None]
+    light = 1.0 - 0.35 * y - 0.08 * x**2  # ceiling lights over the middle of the shop
+    wall = tint * light + rng.normal(0, 2.0, (h, w, 1)).astype(np.float32)  # paint texture
     floor = round(_WALL_FLOOR * h)
-    tiles = np.array([150, 146, 138], np.float32)
-    xx = np.arange(w)[None, :]
-    grout = (xx % max(8, w // 14) < 2)[..., None] * -25
-    wall[floor:] = tiles * light[floor:] + grout
+    wall[floor:] = _floor(w, h - floor) * light[floor:]
     return np.clip(wall, 0, 255).astype(np.uint8)
+
+
+def _floor(w: int, rows: int) -> npt.NDArray[np.float32]:
+    """Square tiles seen from ~2 m up: grout lines converge on a point above the frame."""
+    depth = np.linspace(0, 1, rows, dtype=np.float32)[:, None]  # 0 far, 1 near
+    xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :]
+    spread = 0.6 + 0.8 * depth  # near tiles look wider
+    across = xx / spread * 7  # seven tiles from the middle to each edge, far away
+    along = 1.0 / (0.35 + depth) * 6  # rows of tiles bunch up with distance
+    lines = (np.abs(across - np.round(across)) < 0.03) | (np.abs(along - np.round(along)) < 0.04)
+    tile = np.array([168, 164, 154], np.float32)
+    return tile * (1 - 0.18 * lines[..., None]) * (0.9 + 0.1 * depth[..., None])
 
 
 def _draw_ceiling(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
@@ -90,8 +101,8 @@ def _draw_ceiling(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
         draw.rectangle((x, ceiling // 3, x + w // 6, ceiling // 3 + ceiling // 4), fill=(255,) * 3)
 
 
-def _draw_window(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
-    """A bright window on one side: backlight, as at many real counters."""
+def _draw_window(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> bool:
+    """A bright window on one side, as at many real counters; True if on the left."""
     left = rng.random() < 0.5
     x0 = round(w * 0.02) if left else round(w * 0.82)
     x1 = x0 + round(w * 0.16)
@@ -99,6 +110,7 @@ def _draw_window(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Gener
     draw.rectangle((x0 - 6, y0 - 6, x1 + 6, y1 + 6), fill=(120, 120, 124))
     draw.rectangle((x0, y0, x1, y1), fill=(250, 252, 255))
     draw.rectangle(((x0 + x1) // 2 - 3, y0, (x0 + x1) // 2 + 3, y1), fill=(120, 120, 124))
+    return left
 
 
 def _draw_shelves(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
@@ -116,6 +128,7 @@ def _draw_shelves(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Gene
 def _draw_products(
     draw: ImageDraw.ImageDraw, x0: int, x1: int, top: int, base: int, rng: np.random.Generator
 ) -> None:
+    """Boxes and bottles of varied size, each with a label and a shaded side."""
     x = x0 + 2
     height = base - top
     while x < x1 - 4:
@@ -123,9 +136,24 @@ def _draw_products(
         ph = int(rng.integers(height // 3, height - 2))
         colour = _PRODUCT_COLOURS[int(rng.integers(len(_PRODUCT_COLOURS)))]
         right = min(x + pw, x1 - 2)
-        draw.rectangle((x, base - ph, right, base), fill=colour, outline=(60, 60, 60))
-        draw.rectangle((x + 2, base - ph * 2 // 3, right - 2, base - ph // 2), fill=(245, 245, 240))
+        shade = tuple(int(c * 0.7) for c in colour)
+        draw.rectangle((x, base - ph, right, base), fill=colour, outline=(70, 70, 70))
+        draw.rectangle((right - max(2, pw // 5), base - ph + 1, right - 1, base - 1), fill=shade)
+        draw.rectangle((x + 2, base - ph * 2 // 3, right - 2, base - ph // 2), fill=(235, 235, 230))
         x = right + int(rng.integers(1, 4))
+
+
+def _draw_poster(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
+    """A health poster on the wall: a coloured panel and lines of text-like marks."""
+    left = rng.random() < 0.5
+    x0 = round(w * (0.05 if left else 0.84))
+    x1, y0, y1 = x0 + round(w * 0.1), round(h * 0.16), round(h * 0.36)
+    colour = _PRODUCT_COLOURS[int(rng.integers(len(_PRODUCT_COLOURS)))]
+    draw.rectangle((x0, y0, x1, y1), fill=(240, 240, 236), outline=(90, 90, 90))
+    draw.rectangle((x0 + 4, y0 + 4, x1 - 4, (y0 + y1) // 2), fill=colour)
+    for row in range((y0 + y1) // 2 + 8, y1 - 6, max(4, h // 120)):
+        length = int(rng.integers((x1 - x0) // 2, x1 - x0 - 8))
+        draw.line((x0 + 6, row, x0 + length, row), fill=(80, 80, 80), width=1)
 
 
 def _draw_sign(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
@@ -174,6 +202,12 @@ def _counter(w: int, h: int, top: int, rng: np.random.Generator) -> npt.NDArray[
     lx = round(w * rng.uniform(0.12, 0.22))
     draw.rectangle((lx, rows // 8, lx + w // 18, rows), fill=(245, 245, 250))
     return np.asarray(image.filter(ImageFilter.GaussianBlur(h / 720)))
+
+
+def _muted(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A fifth less saturated: small CCTV sensors and their processing wash colour out."""
+    grey = image.mean(axis=2, keepdims=True)
+    return np.clip(0.8 * image + 0.2 * grey, 0, 255).astype(np.uint8)
 
 
 def _vignette(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
