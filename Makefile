@@ -7,10 +7,11 @@ SAMPLES ?= ../shared/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: chromium drives the console's browser tests; GStreamer's RTSP
-# server publishes generated footage as a live camera on loopback.
+# server publishes generated footage as a live camera on loopback; ffmpeg makes the
+# test and benchmark footage.
 SYSTEM_PACKAGES := chromium gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools ffmpeg
 
 .PHONY: demo test lint typecheck bench migration clean
 
