@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench")
+        settings = Settings(data_dir=Path(tmp), secret_key="bench", database_url=None)
         db = Database(settings.resolved_database_url)
         db.migrate()
         _seed(db, args.backlog)
