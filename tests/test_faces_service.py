@@ -41,7 +41,7 @@ def test_two_people_are_refused(samples: Path) -> None:
 
 
 def test_a_small_face_is_refused_with_its_size(samples: Path) -> None:
-    image = _photo(samples, "examples", "obama-240p.jpg")  # face about 55px wide
+    image = _photo(samples, "examples", "obama-240p.jpg")  # face 63px wide
 
     with pytest.raises(errors.FaceTooSmall, match="px wide"):
         service.single_face(image, min_face_px=100)
@@ -105,3 +105,15 @@ def test_the_engine_is_made_once_per_settings_and_unknown_names_are_refused() ->
     assert service.get_engine(settings).name == "dlib"
     with pytest.raises(ValueError, match="unknown face engine"):
         service.get_engine(settings, name="nonesuch")
+
+
+def test_a_small_face_far_behind_does_not_count_as_a_second_person(samples: Path) -> None:
+    portrait = PILImage.fromarray(_photo(samples, "examples", "obama-720p.jpg"))
+    passer_by = PILImage.fromarray(_photo(samples, "examples", "obama_small.jpg"))
+    portrait.paste(passer_by.resize((200, 150)), (20, 20))  # a face about 70px wide
+    image = np.asarray(portrait)
+    assert len(service.detect(image)) == 2
+
+    face = service.single_face(image, min_face_px=60)
+
+    assert face.quality.face_px > 140

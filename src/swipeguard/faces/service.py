@@ -59,15 +59,19 @@ def detect(image: Image, *, engine: FaceEngine | None = None) -> list[Face]:
 def single_face(image: Image, *, min_face_px: int, engine: FaceEngine | None = None,
                 min_sharpness: float = face_quality.MIN_SHARPNESS,
                 min_frontal: float = face_quality.MIN_FRONTAL) -> Face:
-    """The one usable face of a photo, or an error saying what is wrong and what to do."""
+    """The one usable face of a photo, or an error saying what is wrong and what to do.
+
+    Faces less than half as wide as the largest (people far behind) do not count.
+    """
     faces = detect(image, engine=engine)
     if not faces:
         raise NoFace("no face was found; take a photo of the face from the front, well lit")
-    if len(faces) > 1:
-        raise SeveralFaces(
-            f"{len(faces)} faces were found; take a photo with only the card holder in it"
-        )
     face = faces[0]
+    rivals = [f for f in faces[1:] if 2 * f.quality.face_px >= face.quality.face_px]
+    if rivals:
+        raise SeveralFaces(
+            f"{len(rivals) + 1} faces were found; take a photo with only the card holder in it"
+        )
     if face.quality.face_px < min_face_px:
         raise FaceTooSmall(
             f"the face is {face.quality.face_px}px wide, under the {min_face_px}px needed; "
