@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from swipeguard.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmStatus, Resolution
@@ -86,10 +87,10 @@ def _transition(
     values: dict[str, object] = {"status": to, "updated_at": utcnow()}
     if resolution is not None:
         values["resolution"] = resolution
-    changed = session.execute(
+    result = session.execute(
         update(Alarm).where(Alarm.id == alarm_id, Alarm.status.in_(allowed)).values(**values)
-    ).rowcount
-    if changed != 1:
+    )
+    if cast(CursorResult[Any], result).rowcount != 1:
         raise AlarmConflict(f"alarm {alarm_id} is {before.value}; cannot {action} it")
     session.add(AlarmEvent(alarm_id=alarm_id, actor=actor, action=action, from_status=before,
                            to_status=to, reason=reason))
