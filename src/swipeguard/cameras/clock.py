@@ -32,7 +32,9 @@ MAX_SLEW = 0.005
 class WallClock:
     offset: float | None = None
     _last_t: dict[int, float] = field(default_factory=dict)
-    _recent: deque[tuple[float, float]] = field(default_factory=deque)  # (received, lag)
+    # (received, lag) of the window's packets that may still become its least lag:
+    # lags increase front to back, so the front is the window's minimum (O(1) a packet).
+    _recent: deque[tuple[float, float]] = field(default_factory=deque)
     _last_slew: float | None = None
 
     def wall(self, stream: int, t: float | None, received: float) -> float:
@@ -73,14 +75,17 @@ class WallClock:
     def _follow(self, lag: float, received: float) -> None:
         """Lowers the offset to any smaller lag; raises it slowly to the window's least lag."""
         assert self.offset is not None
-        self._recent.append((received, lag))
-        while self._recent and received - self._recent[0][0] > WINDOW_S:
-            self._recent.popleft()
+        recent = self._recent
+        while recent and recent[-1][1] >= lag:
+            recent.pop()
+        recent.append((received, lag))
+        while received - recent[0][0] > WINDOW_S:
+            recent.popleft()
         if lag < self.offset:
             self.offset = lag
         elapsed = max(0.0, received - (self._last_slew or received))
         self._last_slew = max(received, self._last_slew or received)
-        least = min(lag for _, lag in self._recent)
+        least = recent[0][1]
         if least > self.offset:
             self.offset += min(least - self.offset, MAX_SLEW * elapsed)
 

@@ -69,13 +69,13 @@ class _Track:
     stream: Stream
     last_dts: int | None = None
 
-    @property
-    def time_base(self) -> Fraction:
+    def __post_init__(self) -> None:
         assert self.stream.time_base is not None, "the header fixes every stream's time base"
-        return self.stream.time_base
+        self.time_base: Fraction = self.stream.time_base
+        self.rate = 1 / float(self.time_base)  # ticks a second, as a float for speed
 
     def ticks(self, seconds: float) -> int:
-        return round(seconds / self.time_base)
+        return round(seconds * self.rate)
 
 
 class OpenSegment:
@@ -93,9 +93,11 @@ class OpenSegment:
             options["movflags"] += "+delay_moov"
         self.container: OutputContainer = av.open(
             str(path), "w", format="mp4", options=options, container_options=CONTAINER_OPTIONS)
-        self.video = _Track(self.container.add_stream_from_template(video))
-        self.audio = _Track(audio.add_to(self.container)) if audio else None
-        self.container.start_encoding()
+        video_stream = self.container.add_stream_from_template(video)
+        audio_stream = audio.add_to(self.container) if audio else None
+        self.container.start_encoding()  # writes the header, which fixes the time bases
+        self.video = _Track(video_stream)
+        self.audio = _Track(audio_stream) if audio_stream else None
 
     def write(self, timed: TimedPacket) -> bool:
         """Muxes one packet; False if it was dropped (audio from before the start)."""

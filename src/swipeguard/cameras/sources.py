@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import av
@@ -78,20 +78,21 @@ def open_source(
     return ReplaySource(camera.source, timeline, realtime=realtime, since=since, until=until)
 
 
-def _timed(packet: av.Packet, kind: str, wall: float) -> TimedPacket:
-    tb = packet.time_base
-    lead = 0.0
-    if packet.pts is not None and packet.dts is not None and tb is not None:
-        lead = max(0.0, float((packet.pts - packet.dts) * tb))
-    duration = float(packet.duration * tb) if packet.duration and tb is not None else 0.0
+def _timed(packet: av.Packet, kind: str, wall: float, tb: float) -> TimedPacket:
+    """``tb``: the stream's time base as a float (Fraction arithmetic is slow per packet)."""
+    pts, dts = packet.pts, packet.dts
+    lead = max(0.0, (pts - dts) * tb) if pts is not None and dts is not None else 0.0
+    duration = packet.duration * tb if packet.duration else 0.0
     return TimedPacket(packet=packet, kind=kind, wall=wall, lead=lead, duration=duration)
 
 
-def _media_time(packet: av.Packet) -> float | None:
+def _media_time(packet: av.Packet, tb: float) -> float | None:
     ts = packet.dts if packet.dts is not None else packet.pts
-    if ts is None or packet.time_base is None:
-        return None
-    return float(ts * packet.time_base)
+    return None if ts is None else ts * tb
+
+
+def _time_bases(streams: list[Any]) -> dict[int, float]:
+    return {s.index: float(s.time_base or 0) for s in streams}
 
 
 def _streams(container: av.container.InputContainer) -> tuple[VideoStream, AudioStream | None]:
@@ -113,7 +114,9 @@ class LiveSource:
 
     def packets(self, stop: threading.Event) -> Iterator[TimedPacket]:
         wanted = [s for s in (self.video, self.audio) if s is not None]
-        held: list[tuple[av.Packet, str, float | None, float]] = []
+        kinds = {s.index: s.type for s in wanted}
+        tbs = _time_bases(wanted)
+        held: list[tuple[av.Packet, int, float | None, float]] = []
         settled = False
         for packet in self.container.demux(wanted):
             received = time.time()
@@ -121,18 +124,19 @@ class LiveSource:
                 return
             if packet.size == 0:
                 continue
-            kind, t = packet.stream.type, _media_time(packet)
+            index = packet.stream_index
+            t = _media_time(packet, tbs[index])
             if not settled:
-                held.append((packet, kind, t, received))
+                held.append((packet, index, t, received))
                 if received - held[0][3] < SETTLE_S:
                     continue
                 self.clock.settle([(t, r) for _, _, t, r in held if t is not None])
                 settled = True
-                for p, k, pt, r in held:
-                    yield _timed(p, k, self.clock.wall(p.stream.index, pt, r))
+                for p, i, pt, r in held:
+                    yield _timed(p, kinds[i], self.clock.wall(i, pt, r), tbs[i])
                 held.clear()
                 continue
-            yield _timed(packet, kind, self.clock.wall(packet.stream.index, t, received))
+            yield _timed(packet, kinds[index], self.clock.wall(index, t, received), tbs[index])
         raise SourceClosed("the camera ended its stream")
 
     def close(self) -> None:
@@ -157,6 +161,8 @@ class ReplaySource:
 
     def packets(self, stop: threading.Event) -> Iterator[TimedPacket]:
         wanted = [s for s in (self.video, self.audio) if s is not None]
+        kinds = {s.index: s.type for s in wanted}
+        tbs = _time_bases(wanted)
         loop, t = self.timeline.position(self.since or datetime.now(UTC))
         self._seek(t)
         while not stop.is_set():
@@ -165,7 +171,8 @@ class ReplaySource:
                     continue
                 if stop.is_set():
                     return
-                media_t = _media_time(packet)
+                index = packet.stream_index
+                media_t = _media_time(packet, tbs[index])
                 if media_t is None:
                     continue
                 wall = self.timeline.wall(loop, media_t).timestamp()
@@ -173,7 +180,7 @@ class ReplaySource:
                     return
                 if self.realtime and not self._wait(stop, wall):
                     return
-                yield _timed(packet, packet.stream.type, wall)
+                yield _timed(packet, kinds[index], wall, tbs[index])
             loop += 1
             self._seek(self.timeline.origin)
 
