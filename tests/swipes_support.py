@@ -13,13 +13,11 @@ from typing import Any
 from PIL import Image as PILImage
 
 from swipeguard.cameras.models import SourceKind
-from swipeguard.cardholders.models import CardHolder, CardStatus, EnrolledPhoto
+from swipeguard.cardholders import service as cardholders
+from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
-from swipeguard.faces import service as faces
-from swipeguard.faces.pool import describe_image
 from swipeguard.facilities import service as facilities
 from swipeguard.facilities.models import FacilityKind
-from swipeguard.privacy import keyed_hash
 
 
 @dataclass(frozen=True)
@@ -52,23 +50,18 @@ def add_till(db: Database, *, name: str = "Till 1", video: Path | None = None,
         return TillKey(facility.id, till.id, key, camera_id)
 
 
-def add_holder(db: Database, *, card_no: str, photo: Path | None = None,
+def add_holder(db: Database, settings: Settings, *, card_no: str, photo: Path | None = None,
                lost_since: datetime | None = None) -> int:
-    """A card holder, enrolled from the largest face of ``photo`` if given."""
+    """A card holder, enrolled from ``photo`` through the register if given."""
     with db.transaction() as s:
-        holder = CardHolder(card_no=card_no, national_id_hash=keyed_hash("k", card_no),
-                            national_id_last4=card_no[-4:], name="Test Holder")
-        if lost_since is not None:
-            holder.status, holder.lost_since = CardStatus.LOST, lost_since
-        s.add(holder)
-        s.flush()
+        holder = cardholders.create(s, card_no=card_no, national_id=f"ID{card_no}",
+                                    name="Test Holder", secret="test-secret")
         if photo is not None:
-            face = describe_image(photo.read_bytes(), jitter=1)[0]
-            q = face.quality
-            s.add(EnrolledPhoto(card_holder_id=holder.id, image_path=f"enrolled/{holder.id}.jpg",
-                                descriptor=faces.encode(face.descriptor), face_px=q.face_px,
-                                sharpness=q.sharpness, frontal=q.frontal,
-                                detection_score=q.detection_score))
+            cardholders.enroll_photo(s, settings=settings, card_holder=holder,
+                                     image=photo.read_bytes())
+        if lost_since is not None:
+            cardholders.report_lost(s, card_holder_id=holder.id, since=lost_since,
+                                    actor="test")
         return holder.id
 
 

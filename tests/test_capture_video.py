@@ -81,8 +81,8 @@ def test_video_verifies_the_holder_at_the_counter_and_flags_another_card(
 ) -> None:
     started = utcnow() - timedelta(minutes=1)
     till = add_till(sqlite_db, video=clip, replay_started_at=started)
-    add_holder(sqlite_db, card_no="2000000001", photo=portraits[0])
-    add_holder(sqlite_db, card_no="2000000002", photo=portraits[1])
+    add_holder(sqlite_db, settings, card_no="2000000001", photo=portraits[0])
+    add_holder(sqlite_db, settings, card_no="2000000002", photo=portraits[1])
     at = started + timedelta(seconds=AT_COUNTER_S)
     with TestClient(create_app(settings, sqlite_db)) as client:
         ids = [client.post("/api/swipes", headers=till.headers,

@@ -43,8 +43,8 @@ def client(settings: Settings, sqlite_db: Database) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def holder(sqlite_db: Database) -> int:
-    return add_holder(sqlite_db, card_no=CARD)
+def holder(sqlite_db: Database, settings: Settings) -> int:
+    return add_holder(sqlite_db, settings, card_no=CARD)
 
 
 def _count(db: Database) -> int:
@@ -90,7 +90,7 @@ def test_a_retry_with_the_same_key_returns_the_first_swipe(
 
 def test_concurrent_retries_store_one_swipe(settings: Settings, db: Database) -> None:
     till = add_till(db)
-    add_holder(db, card_no=CARD)
+    add_holder(db, settings, card_no=CARD)
     body = swipe_body(card_no=CARD, key="burst", still=faceless_jpeg())
     start = threading.Barrier(8)
     answers: list[tuple[int, int]] = []

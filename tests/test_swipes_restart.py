@@ -73,7 +73,7 @@ def test_a_swipe_whose_verifier_was_killed_is_verified_once_after_its_claim_runs
 ) -> None:
     owner, other = lfw_people(samples, count=2)
     till = add_till(sqlite_db)
-    add_holder(sqlite_db, card_no="3000000001", photo=lfw(samples, owner, 1))
+    add_holder(sqlite_db, settings, card_no="3000000001", photo=lfw(samples, owner, 1))
     with TestClient(create_app(settings, sqlite_db)) as client:
         swipe_id = client.post("/api/swipes", headers=till.headers, json=swipe_body(
             card_no="3000000001", key="r1", still=jpeg_of(lfw(samples, other, 1))),

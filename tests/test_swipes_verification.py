@@ -77,7 +77,7 @@ def test_the_holder_at_the_counter_is_verified_without_an_alarm(
     settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
     pool: FacePool, samples: Path, people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000001", photo=lfw(samples, people[0], 1))
+    add_holder(sqlite_db, settings, card_no="1000000001", photo=lfw(samples, people[0], 1))
     posted = _post(client, till, card_no="1000000001", key="g1",
                    still=jpeg_of(lfw(samples, people[0], 2)))
 
@@ -97,7 +97,7 @@ def test_someone_else_with_the_card_raises_a_mismatch_alarm(
     settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
     pool: FacePool, samples: Path, people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000002", photo=lfw(samples, people[0], 1))
+    add_holder(sqlite_db, settings, card_no="1000000002", photo=lfw(samples, people[0], 1))
     posted = _post(client, till, card_no="1000000002", key="m1",
                    still=jpeg_of(lfw(samples, people[1], 1)))
 
@@ -115,7 +115,7 @@ def test_a_lost_card_is_declined_with_a_high_priority_alarm_and_the_face_kept(
     settings: Settings, sqlite_db: Database, till: TillKey, pool: FacePool, samples: Path,
     people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000003", photo=lfw(samples, people[0], 1),
+    add_holder(sqlite_db, settings, card_no="1000000003", photo=lfw(samples, people[0], 1),
                lost_since=utcnow() - timedelta(days=1))
     verifier = Verifier(settings, sqlite_db, pool=pool)
     stop = threading.Event()
@@ -143,7 +143,7 @@ def test_the_pre_payment_wait_returns_the_verdict_within_the_deadline(
     settings: Settings, sqlite_db: Database, till: TillKey, pool: FacePool, samples: Path,
     people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000004", photo=lfw(samples, people[2], 1))
+    add_holder(sqlite_db, settings, card_no="1000000004", photo=lfw(samples, people[2], 1))
     pool.warm_up()
     stop = threading.Event()
     thread = threading.Thread(target=Verifier(settings, sqlite_db, pool=pool).run,
@@ -170,7 +170,7 @@ def test_no_face_in_the_still_raises_a_no_face_alarm(
     settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
     pool: FacePool, samples: Path, people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000005", photo=lfw(samples, people[0], 1))
+    add_holder(sqlite_db, settings, card_no="1000000005", photo=lfw(samples, people[0], 1))
     posted = _post(client, till, card_no="1000000005", key="n1", still=faceless_jpeg())
 
     Verifier(settings, sqlite_db, pool=pool).drain()
@@ -184,7 +184,7 @@ def test_a_holder_without_photos_is_not_enrolled_and_raises_nothing(
     settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
     pool: FacePool, samples: Path, people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000006")
+    add_holder(sqlite_db, settings, card_no="1000000006")
     posted = _post(client, till, card_no="1000000006", key="e1",
                    still=jpeg_of(lfw(samples, people[0], 1)))
 
@@ -199,7 +199,7 @@ def test_a_swipe_is_claimed_by_one_verifier_only(
     settings: Settings, db: Database, samples: Path,
 ) -> None:
     till = add_till(db)
-    add_holder(db, card_no="1000000007")
+    add_holder(db, settings, card_no="1000000007")
     with TestClient(create_app(settings, db)) as client:
         swipe_id = _post(client, till, card_no="1000000007", key="c1",
                              still=faceless_jpeg())["swipe_id"]
@@ -221,7 +221,7 @@ def test_a_swipe_is_claimed_by_one_verifier_only(
 def test_a_swipe_without_a_still_waits_for_its_video(
     settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000008")
+    add_holder(sqlite_db, settings, card_no="1000000008")
     _post(client, till, card_no="1000000008", key="v1", swiped_at=utcnow())
     later = utcnow() + timedelta(seconds=settings.verification.window_after_s + 1.5)
 
@@ -235,7 +235,7 @@ def test_a_failing_verification_is_retried_then_shown_to_an_operator(
     settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
     pool: FacePool, samples: Path, people: list[str],
 ) -> None:
-    add_holder(sqlite_db, card_no="1000000009", photo=lfw(samples, people[0], 1))
+    add_holder(sqlite_db, settings, card_no="1000000009", photo=lfw(samples, people[0], 1))
     posted = _post(client, till, card_no="1000000009", key="f1",
                    still=jpeg_of(lfw(samples, people[0], 2)))
     still = settings.data_dir / _swipe(sqlite_db, posted["swipe_id"]).still_path  # type: ignore[operator]

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from swipeguard.alarms import service as alarms
 from swipeguard.alarms.models import Alarm, AlarmKind
-from swipeguard.cardholders.models import CardHolder, EnrolledPhoto
+from swipeguard.cardholders import service as cardholders
+from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
 from swipeguard.db import Database
-from swipeguard.faces import service as faces
 from swipeguard.faces.pool import FacePool
-from swipeguard.faces.types import Embedding
 from swipeguard.facilities.models import Till
 from swipeguard.swipes import capture, files, service
 from swipeguard.swipes.capture import FaceCapture, NoCapture, Outcome
@@ -54,17 +52,10 @@ def load(db: Database, *, swipe_id: int) -> Inputs:
             row = session.get(CardHolder, swipe.card_holder_id)
             if row is not None:
                 holder = Holder(status=row.status, lost_since=row.lost_since,
-                                template=_template(session, row.id))
+                                template=cardholders.template(session, card_holder_id=row.id))
         return Inputs(swipe_id=swipe.id, swiped_at=swipe.swiped_at,
                       still_path=swipe.still_path,
                       camera_id=till.camera_id if till is not None else None, holder=holder)
-
-
-def _template(session: Session, card_holder_id: int) -> list[Embedding]:
-    rows = session.scalars(
-        select(EnrolledPhoto.descriptor).where(EnrolledPhoto.card_holder_id == card_holder_id)
-    )
-    return [faces.decode(d) for d in rows]
 
 
 def take_capture(settings: Settings, db: Database, pool: FacePool, inputs: Inputs) -> Outcome:

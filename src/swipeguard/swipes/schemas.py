@@ -23,8 +23,8 @@ from swipeguard.privacy import mask_card
 from swipeguard.swipes.models import Swipe, SwipeState, Verdict
 from swipeguard.swipes.service import advice
 
-# Card numbers of the fund's cards: letters, digits and dashes, as printed.
-CARD_NO = r"^[0-9A-Za-z][0-9A-Za-z-]{3,31}$"
+# As the card holder register keeps them (``cardholders.service.CARD_NO``).
+CARD_NO = r"^[0-9A-Za-z]{6,32}$"
 # Up to 9,999,999.99: far above any pharmacy or clinic bill, so a larger number is a
 # till's error (cents sent as units, a misplaced separator), not a purchase.
 AMOUNT = r"^\d{1,7}(\.\d{1,2})?$"

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from swipeguard.cardholders.models import CardHolder
+from swipeguard.cardholders import service as cardholders
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
 from swipeguard.privacy import mask_card
@@ -121,7 +121,7 @@ def _earlier(db: Database, *, till_id: int, new: NewSwipe) -> Swipe | None:
 
 def _insert(db: Database, *, till_id: int, new: NewSwipe, still_path: str | None) -> Swipe:
     with db.transaction() as session:
-        holder = session.scalar(select(CardHolder).where(CardHolder.card_no == new.card_no))
+        holder = cardholders.get_by_card_no(session, card_no=new.card_no)
         swipe = Swipe(
             till_id=till_id, idempotency_key=new.idempotency_key,
             request_hash=new.fingerprint(), card_no=new.card_no,
