@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from camera_support import (
     add_camera,
@@ -23,6 +23,7 @@ from camera_support import (
 )
 from swipeguard.cameras.frames import frames_between
 from swipeguard.cameras.models import (
+    Camera,
     CameraState,
     Gap,
     RecorderStatus,
@@ -32,6 +33,7 @@ from swipeguard.cameras.models import (
 from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.scenario.rtsp import Mount, RtspServer
+from swipeguard.workers import all_workers
 
 
 @pytest.fixture(scope="session")
@@ -172,3 +174,34 @@ def _open_with_data(db: Database, camera_id: int, data_dir: Path) -> bool:
     path = data_dir / opened[0].path
     # Past the empty moov and the first fragment: the kill lands mid-segment.
     return path.exists() and path.stat().st_size > 60_000
+
+
+def test_serve_runs_a_recorder_per_enabled_camera_and_retention(
+    settings: Settings, sqlite_db: Database, footage: Path,
+) -> None:
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage))
+    spare_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+                          name="spare")
+    with sqlite_db.transaction() as s:
+        s.execute(update(Camera).where(Camera.id == spare_id).values(enabled=False))
+
+    names = [w.name for w in all_workers(settings, sqlite_db)]
+
+    assert names.count(f"recorder-{camera_id}") == 1 and names.count("retention") == 1
+    assert f"recorder-{spare_id}" not in names
+
+
+def test_a_replayed_file_without_a_start_starts_when_recording_does(
+    settings: Settings, sqlite_db: Database, footage: Path,
+) -> None:
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage))
+    before = datetime.now(UTC)
+
+    with recording(settings, sqlite_db, camera_id):
+        wait_until(lambda: len(segments(sqlite_db, camera_id)) >= 1, timeout=10,
+                   what="a first segment")
+
+    with sqlite_db.sessions() as s:
+        camera = s.get(Camera, camera_id)
+        assert camera is not None and camera.replay_started_at is not None
+        assert camera.replay_started_at >= before

@@ -30,6 +30,7 @@ from swipeguard.cameras.models import (
     RecorderStatus,
     Segment,
     SegmentState,
+    SourceKind,
 )
 from swipeguard.cameras.segments import SegmentWriter, to_datetime
 from swipeguard.cameras.sources import Source, SourceClosed, open_source, redact
@@ -163,6 +164,7 @@ class Recorder:
             return
         try:
             repair.repair_open_segments(self.settings, self.db, camera_id=self.camera_id)
+            self._anchor_replay()
             self._note_downtime()
             self._connect_loop(stop)
         finally:
@@ -174,6 +176,15 @@ class Recorder:
             if stop.wait(STALE_S / 2):
                 return False
         return True
+
+    def _anchor_replay(self) -> None:
+        """A replayed file with no start time starts playing now, and keeps that start."""
+        with self.db.transaction() as s:
+            camera = s.get(Camera, self.camera_id)
+            if camera and camera.source_kind is SourceKind.FILE and not camera.replay_started_at:
+                camera.replay_started_at = utcnow()
+                log.info("camera %s: file replay anchored at %s", self.camera_id,
+                         camera.replay_started_at)
 
     def _note_downtime(self) -> None:
         """A recorder that was not running leaves a gap since the last segment's end."""
@@ -271,7 +282,7 @@ def _dead_here(owner: str) -> bool:
 
 
 def _where(camera: Camera) -> str:
-    return redact(camera.source) if camera.source_kind.value == "rtsp" else "file replay"
+    return redact(camera.source) if camera.source_kind is SourceKind.RTSP else "file replay"
 
 
 def _describe(exc: BaseException) -> str:
