@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import av
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from swipeguard.cameras import repair
@@ -196,26 +196,36 @@ class Recorder:
         recording = self.settings.recording
         delay = recording.reconnect_initial_s
         while not stop.is_set():
-            camera = self._camera()
             try:
-                source = open_source(camera, realtime=self.realtime, since=self.since,
-                                     until=self.until)
-            except (av.FFmpegError, OSError, SourceClosed, ValueError) as exc:
-                self._failed(f"cannot open camera: {_describe(exc)}", camera)
-            else:
-                log.info("camera %s connected (%s)", self.camera_id, _where(camera))
-                try:
-                    if self._record(source, stop):
-                        delay = recording.reconnect_initial_s
-                    if not self.realtime:
-                        return
-                except (av.FFmpegError, OSError, SourceClosed) as exc:
-                    self._failed(f"camera dropped: {_describe(exc)}", camera)
-                finally:
-                    source.close()
+                if self._session(stop):
+                    delay = recording.reconnect_initial_s
+                if not self.realtime:
+                    return
+            except SQLAlchemyError as exc:
+                # The index is unreachable (database restarting): what was written stays
+                # on disk, open segments are repaired on the next start.
+                log.error("camera %s: database error, retrying: %s", self.camera_id, exc)
             if stop.wait(delay):
                 return
             delay = min(delay * 2, recording.reconnect_max_s)
+
+    def _session(self, stop: threading.Event) -> bool:
+        """One connection to the camera; True if it recorded something."""
+        camera = self._camera()
+        try:
+            source = open_source(camera, realtime=self.realtime, since=self.since,
+                                 until=self.until)
+        except (av.FFmpegError, OSError, SourceClosed, ValueError) as exc:
+            self._failed(f"cannot open camera: {_describe(exc)}", camera)
+            return False
+        log.info("camera %s connected (%s)", self.camera_id, _where(camera))
+        try:
+            return self._record(source, stop)
+        except (av.FFmpegError, OSError, SourceClosed) as exc:
+            self._failed(f"camera dropped: {_describe(exc)}", camera)
+            return False
+        finally:
+            source.close()
 
     def _camera(self) -> Camera:
         with self.db.sessions() as s:

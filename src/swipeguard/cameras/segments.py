@@ -117,7 +117,12 @@ class OpenSegment:
         packet.duration = track.ticks(timed.duration)
         packet.time_base = track.time_base
         packet.stream = track.stream
-        self.container.mux_one(packet)
+        try:
+            self.container.mux_one(packet)
+        except av.error.InvalidDataError as exc:
+            # One malformed packet from a camera is dropped; the segment goes on.
+            log.debug("dropped a packet the muxer refused: %s", exc)
+            return False
         if timed.kind == "video":
             self.ended = max(self.ended, timed.wall + timed.duration)
         return True
