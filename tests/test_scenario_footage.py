@@ -262,3 +262,10 @@ def _decode_audio(path: Path) -> tuple[np.ndarray, int]:
 def _no_leftover_partial_files(tmp_path: Path) -> Iterator[None]:
     yield
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_damaged_timeline_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "timeline.json").write_text('{"version": 1, "video": "footage.mp4"}')
+
+    with pytest.raises(ScenarioError, match="incomplete"):
+        load_scenario(tmp_path)

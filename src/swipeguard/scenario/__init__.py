@@ -9,6 +9,7 @@ Use::
     scenario = generate_footage(people=people, plan=plan, out_dir=out, seed=7)
     scenario.video, scenario.swipes[0].expected, scenario.enrolment[name]
 
+``generate_day(people=..., out_dir=..., seed=...)`` does both steps in one call,
 or ``swipeguard scenario generate --photos ../shared/data/faces/lfw --out DIR``.
 ``load_scenario(DIR)`` reads a generated scenario back from its ``timeline.json``.
 
@@ -36,7 +37,7 @@ What is not:
   particular camera's pipeline; there is no rolling shutter, IR mode or lens distortion.
 """
 
-from swipeguard.scenario.generator import generate_footage
+from swipeguard.scenario.generator import generate_day, generate_footage
 from swipeguard.scenario.photos import list_people, make_portrait, people_from_pairs
 from swipeguard.scenario.plan import check_plan, plan_day
 from swipeguard.scenario.timeline import load_scenario
@@ -55,6 +56,6 @@ from swipeguard.scenario.types import (
 
 __all__ = [
     "Appearance", "Expected", "Passer", "PersonPhotos", "Plan", "PlannedSwipe", "Scenario",
-    "SwipeTruth", "Visit", "VisitTruth", "check_plan", "generate_footage", "list_people",
-    "load_scenario", "make_portrait", "people_from_pairs", "plan_day",
+    "SwipeTruth", "Visit", "VisitTruth", "check_plan", "generate_day", "generate_footage",
+    "list_people", "load_scenario", "make_portrait", "people_from_pairs", "plan_day",
 ]

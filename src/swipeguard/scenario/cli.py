@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from swipeguard.scenario.errors import ScenarioError
-from swipeguard.scenario.generator import generate_footage
+from swipeguard.scenario.generator import generate_day
 from swipeguard.scenario.photos import list_people, people_from_pairs
-from swipeguard.scenario.plan import plan_day
 from swipeguard.scenario.timeline import load_scenario
 from swipeguard.scenario.types import PersonPhotos, Scenario
 
@@ -62,13 +61,12 @@ def _size(text: str) -> tuple[int, int]:
 def _generate(args: argparse.Namespace) -> int:
     try:
         people = _choose_people(args)
-        plan = plan_day(people=people, duration=args.duration, seed=args.seed,
-                        misuse=args.misuse, no_face=args.no_face,
-                        passers_per_minute=args.passers)
         started = time.perf_counter()
-        scenario = generate_footage(
-            people=people, plan=plan, out_dir=args.out, seed=args.seed, fps=args.fps,
-            size=args.size, bitrate=args.bitrate, noise=args.noise, overwrite=args.overwrite,
+        scenario = generate_day(
+            people=people, out_dir=args.out, seed=args.seed, duration=args.duration,
+            misuse=args.misuse, no_face=args.no_face, passers_per_minute=args.passers,
+            fps=args.fps, size=args.size, bitrate=args.bitrate, noise=args.noise,
+            overwrite=args.overwrite,
         )
     except ScenarioError as exc:
         log.error("%s", exc)

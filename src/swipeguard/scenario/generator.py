@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +20,7 @@ from swipeguard.scenario.encode import FootageWriter
 from swipeguard.scenario.errors import OutputExists, ScenarioError
 from swipeguard.scenario.motion import Pose, passer_poses, visit_poses
 from swipeguard.scenario.photos import make_portrait
-from swipeguard.scenario.plan import check_plan
+from swipeguard.scenario.plan import check_plan, plan_day
 from swipeguard.scenario.render import Camera, Clock, Sprite, draw_sprite
 from swipeguard.scenario.scene import build_scene
 from swipeguard.scenario.timeline import write_timeline
@@ -107,6 +108,28 @@ def generate_footage(
     elapsed = time.perf_counter() - clock_started
     log.info("footage of %.1f s generated in %.1f s", frames / fps, elapsed)
     return scenario
+
+
+def generate_day(
+    *,
+    people: Sequence[PersonPhotos],
+    out_dir: Path,
+    seed: int,
+    duration: float = 60.0,
+    misuse: float = 0.25,
+    no_face: float = 0.0,
+    passers_per_minute: float = 3.0,
+    **footage: Any,
+) -> Scenario:
+    """``plan_day`` then ``generate_footage``: a random stretch of a day at one till.
+
+    ``footage`` takes ``generate_footage``'s format options (fps, size, bitrate,
+    started_at, camera_label, noise, overwrite). The counter is empty at the first and
+    last frame, so the file loops without a jump when replayed as a live camera.
+    """
+    plan = plan_day(people=people, duration=duration, seed=seed, misuse=misuse,
+                    no_face=no_face, passers_per_minute=passers_per_minute)
+    return generate_footage(people=people, plan=plan, out_dir=out_dir, seed=seed, **footage)
 
 
 def _check_format(fps: int, size: tuple[int, int], bitrate: int, noise: float) -> None:

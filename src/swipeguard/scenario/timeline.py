@@ -48,8 +48,15 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"timeline not found: {timeline}") from None
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"timeline is not valid JSON ({exc.msg}): {timeline}") from None
-    if data.get("version") != VERSION:
-        raise ScenarioError(f"timeline version {data.get('version')!r} is not {VERSION}")
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise ScenarioError(f"not a version {VERSION} scenario timeline: {timeline}")
+    try:
+        return _scenario(data, timeline)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScenarioError(f"timeline is incomplete ({exc!r}): {timeline}") from None
+
+
+def _scenario(data: dict[str, Any], timeline: Path) -> Scenario:
     return Scenario(
         video=timeline.parent / data["video"],
         timeline=timeline,
