@@ -32,7 +32,7 @@ from swipeguard.cameras.models import (
 )
 from swipeguard.config import Settings
 from swipeguard.db import Database
-from swipeguard.scenario.rtsp import Mount, RtspServer
+from swipeguard.scenario.rtsp import Mount, RtspServer, free_port
 from swipeguard.workers import all_workers
 
 
@@ -205,3 +205,21 @@ def test_a_replayed_file_without_a_start_starts_when_recording_does(
         camera = s.get(Camera, camera_id)
         assert camera is not None and camera.replay_started_at is not None
         assert camera.replay_started_at >= before
+
+
+def test_a_camera_password_stays_out_of_gaps_and_state(
+    settings: Settings, sqlite_db: Database,
+) -> None:
+    port = free_port()  # nothing listens there: the camera is down from the start
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.RTSP,
+                           source=f"rtsp://admin:hunter2@127.0.0.1:{port}/counter")
+
+    with recording(settings, sqlite_db, camera_id):
+        wait_until(lambda: bool(gaps(sqlite_db, camera_id)), timeout=10, what="a gap")
+
+    [gap] = gaps(sqlite_db, camera_id)
+    with sqlite_db.sessions() as s:
+        state = s.get(CameraState, camera_id)
+    assert state is not None and state.last_error and "cannot open" in state.last_error
+    assert "hunter2" not in gap.reason + state.last_error
+    assert gap.ended_at is not None  # closed when the recorder stopped

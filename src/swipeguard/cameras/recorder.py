@@ -216,13 +216,13 @@ class Recorder:
             source = open_source(camera, realtime=self.realtime, since=self.since,
                                  until=self.until)
         except (av.FFmpegError, OSError, SourceClosed, ValueError) as exc:
-            self._failed(f"cannot open camera: {_describe(exc)}", camera)
+            self._failed(f"cannot open camera: {_describe(exc, camera)}", camera)
             return False
         log.info("camera %s connected (%s)", self.camera_id, _where(camera))
         try:
             return self._record(source, stop)
         except (av.FFmpegError, OSError, SourceClosed) as exc:
-            self._failed(f"camera dropped: {_describe(exc)}", camera)
+            self._failed(f"camera dropped: {_describe(exc, camera)}", camera)
             return False
         finally:
             source.close()
@@ -295,8 +295,12 @@ def _where(camera: Camera) -> str:
     return redact(camera.source) if camera.source_kind is SourceKind.RTSP else "file replay"
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:250]
+def _describe(exc: BaseException, camera: Camera) -> str:
+    """The error for logs and gap rows, without the camera's password (FFmpeg quotes URLs)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if camera.source_kind is SourceKind.RTSP:
+        text = text.replace(camera.source, redact(camera.source))
+    return text[:250]
 
 
 def record_replay(settings: Settings, db: Database, *, camera_id: int, since: datetime,

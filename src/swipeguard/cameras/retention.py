@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from swipeguard.alarms.models import Alarm, AlarmStatus
+from swipeguard.cameras.clips import CLIPS_DIR
 from swipeguard.cameras.models import Purge, Segment, SegmentState
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
@@ -33,7 +34,6 @@ from swipeguard.swipes.models import Swipe
 log = logging.getLogger(__name__)
 
 BATCH = 500  # segments examined per query, so a large index is walked in steps
-CLIPS_DIR = "clips"
 
 
 @dataclass(frozen=True)
@@ -192,9 +192,9 @@ def _drop_old_clips(clips: Path, cutoff: datetime) -> None:
     if not clips.is_dir():
         return
     limit = cutoff.timestamp()
-    for clip in clips.rglob("*.mp4"):
-        if clip.stat().st_mtime < limit:
-            clip.unlink(missing_ok=True)
+    for kept in clips.rglob("*"):
+        if kept.is_file() and kept.stat().st_mtime < limit:
+            kept.unlink(missing_ok=True)
 
 
 class RetentionWorker:
