@@ -1,5 +1,5 @@
 """Generated counter footage, checked the way the product will use it: decoded with PyAV,
-faces found and compared with dlib, on real LFW faces (development folds only)."""
+faces found and compared by the face service (dlib), on real LFW faces (development folds)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
-import dlib
-import face_recognition_models
 import numpy as np
 import pytest
 from PIL import Image
 
-from swipeguard.faces.types import Box
+from swipeguard.config import FaceSettings
+from swipeguard.faces import service
+from swipeguard.faces.types import Box, Face
 from swipeguard.scenario import (
     Expected,
     Passer,
@@ -32,38 +32,27 @@ from swipeguard.scenario.errors import OutputExists, ScenarioError
 SAME_PERSON = 0.6
 
 
-class Dlib:
-    """The detector and descriptor the product uses, loaded once for the module."""
+class Faces:
+    """The product's face service: dlib HOG at the counter, and upsampled for small faces."""
 
     def __init__(self) -> None:
-        self.detector = dlib.get_frontal_face_detector()
-        self.landmarks = dlib.shape_predictor(
-            face_recognition_models.pose_predictor_five_point_model_location()
-        )
-        self.encoder = dlib.face_recognition_model_v1(
-            face_recognition_models.face_recognition_model_location()
-        )
+        self.counter = service.get_engine(FaceSettings(upsample=0))
+        self.wide = service.get_engine(FaceSettings(upsample=1))
 
-    def detect(self, image: np.ndarray, upsample: int = 0) -> list[Box]:
-        found = self.detector(image, upsample)
-        return [Box(r.left(), r.top(), r.right(), r.bottom()) for r in found]
+    def detect(self, image: np.ndarray, *, small: bool = False) -> list[Face]:
+        return service.detect(image, engine=self.wide if small else self.counter)
 
-    def embed(self, image: np.ndarray, box: Box) -> np.ndarray:
-        rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
-        shape = self.landmarks(image, rect)
-        return np.array(self.encoder.compute_face_descriptor(image, shape))
+    def embed(self, face: Face) -> np.ndarray:
+        return service.embed(face, engine=self.counter)
 
     def embed_photo(self, path: Path) -> np.ndarray:
         image = np.asarray(Image.open(path).convert("RGB"))
-        boxes = self.detect(image, upsample=1)
-        centre = np.array(image.shape[1::-1]) / 2
-        box = min(boxes, key=lambda b: float(np.hypot(*(np.array(b.center) - centre))))
-        return self.embed(image, box)
+        return self.embed(self.detect(image, small=True)[0])  # largest first: the subject
 
 
 @pytest.fixture(scope="module")
-def engine() -> Dlib:
-    return Dlib()
+def engine() -> Faces:
+    return Faces()
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +134,7 @@ def test_every_swipe_beeps_on_the_audio_track(scenario: Scenario) -> None:
 
 
 def test_counter_face_is_found_while_someone_is_at_the_counter(
-    scenario: Scenario, frames: dict[int, np.ndarray], engine: Dlib
+    scenario: Scenario, frames: dict[int, np.ndarray], engine: Faces
 ) -> None:
     checked = found = 0
     for index, image in frames.items():
@@ -154,14 +143,14 @@ def test_counter_face_is_found_while_someone_is_at_the_counter(
             continue
         truth = visit.appearance.boxes[index]
         checked += 1
-        found += any(b.iou(truth) > 0.4 for b in engine.detect(image))
+        found += any(f.box.iou(truth) > 0.4 for f in engine.detect(image))
 
     assert checked >= 40
     assert found >= 0.85 * checked
 
 
 def test_no_counter_face_when_the_counter_is_empty(
-    scenario: Scenario, frames: dict[int, np.ndarray], engine: Dlib
+    scenario: Scenario, frames: dict[int, np.ndarray], engine: Faces
 ) -> None:
     empty = [i for i in frames if not any(v.appearance.start <= i / 15 <= v.appearance.end
                                           for v in scenario.visits)]
@@ -169,14 +158,14 @@ def test_no_counter_face_when_the_counter_is_empty(
     counter_face = min(b.width for v in scenario.visits
                        for i, b in v.appearance.boxes.items() if v.at_counter(i / 15))
 
-    faces = [b for i in empty[::2] for b in engine.detect(frames[i], upsample=1)]
+    faces = [f.box for i in empty[::2] for f in engine.detect(frames[i], small=True)]
 
     assert len(empty) >= 8 and passing
     assert all(b.width < 0.6 * counter_face for b in faces)
 
 
 def test_genuine_swipes_show_the_card_holder(
-    scenario: Scenario, frames: dict[int, np.ndarray], engine: Dlib
+    scenario: Scenario, frames: dict[int, np.ndarray], engine: Faces
 ) -> None:
     distances = []
     for swipe in scenario.swipes:
@@ -184,21 +173,21 @@ def test_genuine_swipes_show_the_card_holder(
             continue
         enrolled = engine.embed_photo(scenario.enrolment[swipe.card_holder][0])
         seen = _face_at_swipe(frames[swipe.frame], swipe.face_box, engine)
-        distances.append(float(np.linalg.norm(seen - enrolled)))
+        distances.append(service.distance(seen, enrolled))
 
     assert len(distances) == 2
     assert max(distances) < SAME_PERSON
 
 
 def test_misused_card_shows_someone_else(
-    scenario: Scenario, frames: dict[int, np.ndarray], engine: Dlib
+    scenario: Scenario, frames: dict[int, np.ndarray], engine: Faces
 ) -> None:
     (swipe,) = [s for s in scenario.swipes if s.expected is Expected.MISMATCH]
     enrolled = engine.embed_photo(scenario.enrolment[swipe.card_holder][0])
 
     seen = _face_at_swipe(frames[swipe.frame], swipe.face_box, engine)
 
-    assert float(np.linalg.norm(seen - enrolled)) > SAME_PERSON
+    assert service.distance(seen, enrolled) > SAME_PERSON
 
 
 def test_ground_truth_says_what_happened_at_each_swipe(scenario: Scenario, cast) -> None:
@@ -244,11 +233,11 @@ def test_impossible_format_is_refused_before_anything_is_written(cast, tmp_path:
     assert not (tmp_path / "out").exists()
 
 
-def _face_at_swipe(image: np.ndarray, truth: Box | None, engine: Dlib) -> np.ndarray:
+def _face_at_swipe(image: np.ndarray, truth: Box | None, engine: Faces) -> np.ndarray:
     assert truth is not None
-    found = [b for b in engine.detect(image) if b.iou(truth) > 0.4]
+    found = [f for f in engine.detect(image) if f.box.iou(truth) > 0.4]
     assert found, "no face detected where the timeline puts the customer"
-    return engine.embed(image, found[0])
+    return engine.embed(found[0])
 
 
 def _decode_audio(path: Path) -> tuple[np.ndarray, int]:
