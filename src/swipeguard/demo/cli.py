@@ -1,0 +1,119 @@
+"""``swipeguard demo``: a sample city, a replayed day of swipes, then the console."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from swipeguard.api import cli as api_cli
+from swipeguard.db import Database
+from swipeguard.demo import flows
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLES = Path("../shared/data")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="build a sample city, replay a day of swipes, serve it")
+    p.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES,
+                   help="the shared sample data (default: ../shared/data)")
+    p.add_argument("--data-dir", type=Path,
+                   help="an empty folder for the demo's data (default: a new temporary one)")
+    p.add_argument("--people", type=int, default=40,
+                   help="card holders enrolled from the samples (default: 40)")
+    p.add_argument("--seed", type=int, default=7, help="chooses the people and the day")
+    p.add_argument("--no-serve", action="store_true", help="stop after the summary")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--port", type=int, help="port for the console (default: settings, 8000)")
+    p.set_defaults(func=demo)
+
+
+def demo(args: argparse.Namespace) -> int:
+    if not 4 <= args.people <= 1000:
+        raise SystemExit("--people must be between 4 and 1000")
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="swipeguard-demo-"))
+    serve_args = argparse.Namespace(data_dir=data_dir, host=None, port=args.port,
+                                    no_workers=False)
+    settings = api_cli.load_settings(serve_args)
+    db = Database(settings.resolved_database_url)
+    try:
+        with _quiet(not getattr(args, "verbose", False)):
+            db.migrate()
+            summary = flows.run(settings, db, samples_dir=args.samples, people=args.people,
+                                seed=args.seed)
+    except flows.DemoError as exc:
+        log.error("%s", exc)
+        return 2
+    finally:
+        db.dispose()
+    summary["data_dir"] = str(data_dir)
+    summary["console"]["url"] = f"http://{settings.server.host}:{settings.server.port}/"
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str), flush=True)
+    else:
+        print(render(summary), flush=True)
+    if args.no_serve:
+        return 0
+    return api_cli.serve(serve_args)
+
+
+@contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """Keeps the per-swipe log lines out of the way while the day is replayed."""
+    loggers = [logging.getLogger(name) for name in ("swipeguard", "alembic")]
+    levels = [lg.level for lg in loggers]
+    if enabled:
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The summary as lines for a terminal."""
+    misuse, genuine, video = summary["misuse"], summary["genuine"], summary["video_case"]
+    lines = [
+        f"swipeguard demo: {summary['swipes']} swipes in {summary['timing_s']['total']} s "
+        f"(data in {summary['data_dir']})",
+        "verdicts: " + _pairs(summary["verdicts"]),
+        "alarms:   " + _pairs(summary["alarms"]),
+        f"misuse caught:           {misuse['caught']}/{misuse['swipes']} "
+        f"({_pct(misuse['share_caught'])})",
+        f"genuine falsely alarmed: {genuine['falsely_alarmed']}/{genuine['swipes']} "
+        f"({_pct(genuine['share_falsely_alarmed'])})",
+        "by truth: " + "; ".join(f"{kind} -> {_pairs(v)}"
+                                 for kind, v in summary["truth"].items()),
+        "video case (no still, the till camera's clip): "
+        + ("as expected" if video["as_expected"] else "NOT as expected"),
+    ]
+    for kind in ("video_holder", "video_other_card"):
+        case = video.get(kind)
+        if case:
+            lines.append(f"  {kind}: {case['verdict']} ({case['reason']}); "
+                         f"alarms: {', '.join(case['alarms']) or 'none'}")
+    console = summary["console"]
+    lines.append(f"console: {console['url']}  user {console['user']}  "
+                 f"password {console['password']}")
+    lines.append("till API keys:")
+    lines.extend(f"  {t['facility']} / {t['till']} (till {t['till_id']}"
+                 f"{', camera' if t['camera'] else ''}): {t['api_key']}"
+                 for t in summary["tills"])
+    return "\n".join(lines)
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"

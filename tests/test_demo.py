@@ -1,0 +1,51 @@
+"""The demo on a small city: the video case comes out as stated and the rates hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swipeguard.cardholders import service as cardholders
+from swipeguard.cli import main
+from swipeguard.db import Database
+
+
+def test_a_small_demo_catches_misuse_spares_holders_and_gets_the_video_case_right(
+    samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["demo", "--no-serve", "--json", "--people", "8", "--samples", str(samples),
+                 "--data-dir", str(tmp_path / "demo")])
+
+    summary = json.loads(capsys.readouterr().out)
+    video = summary["video_case"]
+    assert code == 0
+    assert video["video_holder"]["verdict"] == "verified"
+    assert video["video_holder"]["alarms"] == []
+    assert video["video_other_card"]["verdict"] == "mismatch"
+    assert video["video_other_card"]["alarms"] == ["mismatch"]
+    assert {"someone_else", "no_face", "lost_card", "genuine"} <= set(summary["truth"])
+    assert summary["misuse"]["share_caught"] >= 0.95
+    assert summary["genuine"]["share_falsely_alarmed"] <= 0.05
+    assert summary["verdicts"].get("pending", 0) == 0
+    assert summary["alarms"]["lost_card"] == summary["truth"]["lost_card"]["card_lost"]
+    assert len(summary["console"]["password"]) >= 10 and summary["tills"][0]["api_key"]
+
+
+def test_the_demo_refuses_a_database_in_use(
+    samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = tmp_path / "used"
+    db = Database(f"sqlite:///{data_dir / 'swipeguard.db'}")
+    db.migrate()
+    with db.transaction() as s:
+        cardholders.create(s, card_no="123456789012", national_id="X1234", name="Someone",
+                           secret="k")
+    db.dispose()
+
+    code = main(["demo", "--no-serve", "--people", "4", "--samples", str(samples),
+                 "--data-dir", str(data_dir)])
+
+    assert code == 2
+    assert capsys.readouterr().out == ""
