@@ -61,7 +61,7 @@ MAX_LAG_GROWTH_S = 1.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cameras", type=int, action="append",
-                        help="cameras at once (repeat for several levels; default 10 25 50 75)")
+                        help="cameras at once; repeat for several levels (default: 10 up to 125)")
     parser.add_argument("--seconds", type=float, default=30.0, help="recording time per level")
     parser.add_argument("--segment-seconds", type=float, default=5.0)
     parser.add_argument("--cache-dir", type=Path, default=None,
@@ -134,7 +134,7 @@ class Level:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     source = source_720p(args.cache_dir or default_cache_dir())
     levels: list[Level] = []
-    for n in args.cameras or [10, 25, 50, 75]:
+    for n in args.cameras or [10, 25, 50, 75, 100, 125]:
         level = run_level(source, n, seconds=args.seconds, segment_seconds=args.segment_seconds)
         log.info("%s cameras: %s", n, level.as_dict())
         levels.append(level)
