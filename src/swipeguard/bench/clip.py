@@ -16,10 +16,9 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
-from fastapi.testclient import TestClient
 
 from swipeguard.api.app import create_app
 from swipeguard.auth import service as auth
@@ -34,6 +33,9 @@ from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.facilities.models import Facility, FacilityKind, Till
 from swipeguard.swipes.models import Swipe
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ def _seed(db: Database, source: Path, started: datetime) -> tuple[int, int]:
 
 
 def _client(settings: Settings, db: Database) -> TestClient:
+    from fastapi.testclient import TestClient  # only when the benchmark runs
+
     with db.transaction() as s:
         user = auth.create_user(s, username="bench-operator", password="bench password 1",
                                 role=Role.OPERATOR)
