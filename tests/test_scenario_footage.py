@@ -63,14 +63,14 @@ def cast(samples: Path):
 
 @pytest.fixture(scope="module")
 def scenario(cast, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    """18 s at a till: a customer paying with their own card, an empty counter while a
-    card is swiped and someone walks past, then a second customer paying twice, once
-    with the first customer's card."""
+    """18 s at a till: a customer, with a companion, paying with their own card; an empty
+    counter while a card is swiped and someone walks past; then a second customer paying
+    twice, once with the first customer's card."""
     a, b, c = (p.name for p in cast)
     plan = Plan(
         duration=18.0,
-        visits=(Visit(person=a, arrive=1.8, depart=6.0), Visit(person=b, arrive=11.6,
-                                                                 depart=16.0)),
+        visits=(Visit(person=a, arrive=1.8, depart=6.0, companion=b),
+                Visit(person=b, arrive=11.6, depart=16.0)),
         swipes=(
             PlannedSwipe(at=4.0, card_holder=a, amount="12.40"),
             PlannedSwipe(at=8.8, card_holder=c, amount="80.00"),
@@ -147,6 +147,23 @@ def test_counter_face_is_found_while_someone_is_at_the_counter(
 
     assert checked >= 40
     assert found >= 0.85 * checked
+
+
+def test_companion_waits_smaller_beside_the_customer(
+    scenario: Scenario, frames: dict[int, np.ndarray], engine: Faces
+) -> None:
+    visit = scenario.visits[0]
+    assert visit.companion is not None
+    shared = [i for i in frames if i in visit.companion.boxes and visit.at_counter(i / 15)]
+
+    found = sum(
+        any(f.box.iou(visit.companion.boxes[i]) > 0.4 for f in engine.detect(frames[i]))
+        for i in shared[::2]
+    )
+
+    ratios = [visit.companion.boxes[i].width / visit.appearance.boxes[i].width for i in shared]
+    assert 0.6 < float(np.median(ratios)) < 0.9
+    assert found >= 0.7 * len(shared[::2])
 
 
 def test_no_counter_face_when_the_counter_is_empty(

@@ -76,6 +76,21 @@ def test_one_customer_at_a_time_and_nobody_in_two_places() -> None:
     check_plan(plan, _people(4))
 
 
+def test_companions_come_along_without_being_anywhere_else() -> None:
+    plan = plan_day(people=_people(8), duration=1800, seed=9, companions=0.3,
+                    passers_per_minute=6)
+
+    accompanied = [v for v in plan.visits if v.companion is not None]
+
+    assert len(accompanied) / len(plan.visits) == pytest.approx(0.3, abs=0.1)
+    for visit in accompanied:
+        assert visit.companion != visit.person
+        crossing = [p.person for p in plan.passers
+                    if p.start < visit.exit and p.start + p.duration > visit.enter]
+        assert visit.companion not in crossing
+    check_plan(plan, _people(8))
+
+
 def test_plan_fits_in_the_footage() -> None:
     plan = plan_day(people=_people(3), duration=120, seed=8)
 
@@ -101,6 +116,8 @@ def test_misuse_needs_someone_else() -> None:
         (Plan(duration=30, visits=(), swipes=(PlannedSwipe(3, "person0", "lots"),)), "decimal"),
         (Plan(duration=30, visits=(), swipes=(PlannedSwipe(3, "person0", "-2"),)), "zero or"),
         (Plan(duration=30, visits=(), swipes=(), passers=(Passer("person1", 1, 0),)), "passer"),
+        (Plan(duration=30, visits=(Visit("person0", 2, 8, companion="person0"),), swipes=()),
+         "companion is the customer"),
     ],
 )
 def test_impossible_plans_are_refused_with_the_reason(plan: Plan, reason: str) -> None:

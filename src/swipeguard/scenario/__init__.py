@@ -23,8 +23,14 @@ What is realistic:
   visit, blur while walking in and out, and change scale as they approach.
 - The events: one customer at a time, walking in and out, one or two swipes per visit,
   a set share on someone else's card, optional swipes with nobody at the counter,
-  passers-by crossing the back of the shop (small, turned, out of focus), and a beep
-  on the audio track at every swipe.
+  optional companions waiting beside the customer (a second, smaller real face),
+  passers-by crossing the back of the shop (small, turned, smeared by motion), and a
+  beep on the audio track at every swipe. The counter is empty at the first and last
+  frame, so a file loops cleanly when replayed as a live camera.
+
+Measured (``swipeguard scenario generate``, 1280x720, dlib HOG without upsampling):
+the customer's face is found in ~99% of at-counter frames, no counter-sized face in
+empty frames, and genuine swipe frames sit 0.2-0.57 from the other LFW photo.
 
 What is not:
 - A head is a flat photo on a plane: turning it is a perspective warp, not a new view;

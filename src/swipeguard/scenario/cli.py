@@ -38,6 +38,8 @@ def register(sub: Any) -> None:
     gen.add_argument("--no-face", type=float, default=0.0,
                      help="extra share of swipes made with nobody at the counter")
     gen.add_argument("--passers", type=float, default=3.0, help="passers-by per minute")
+    gen.add_argument("--companions", type=float, default=0.1,
+                     help="share of customers who bring someone along")
     gen.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT")
     gen.add_argument("--fps", type=int, default=15)
     gen.add_argument("--bitrate", type=int, default=1_500_000, help="video bits per second")
@@ -65,6 +67,7 @@ def _generate(args: argparse.Namespace) -> int:
         scenario = generate_day(
             people=people, out_dir=args.out, seed=args.seed, duration=args.duration,
             misuse=args.misuse, no_face=args.no_face, passers_per_minute=args.passers,
+            companions=args.companions,
             fps=args.fps, size=args.size, bitrate=args.bitrate, noise=args.noise,
             overwrite=args.overwrite,
         )

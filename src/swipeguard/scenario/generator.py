@@ -18,7 +18,7 @@ from swipeguard.faces.types import Box
 from swipeguard.scenario.audio import soundtrack
 from swipeguard.scenario.encode import FootageWriter
 from swipeguard.scenario.errors import OutputExists, ScenarioError
-from swipeguard.scenario.motion import Pose, passer_poses, visit_poses
+from swipeguard.scenario.motion import Pose, companion_poses, passer_poses, visit_poses
 from swipeguard.scenario.photos import make_portrait
 from swipeguard.scenario.plan import check_plan, plan_day
 from swipeguard.scenario.render import Camera, Clock, Sprite, draw_sprite
@@ -92,16 +92,24 @@ def generate_footage(
                passer_poses(p, size=size, fps=fps, rng=np.random.default_rng([seed, 11, i])))
         for i, p in enumerate(plan.passers)
     ]
+    companions = {
+        i: _Actor(v.companion, by_name[v.companion].footage[v.companion_photo],
+                  sprites[(v.companion, v.companion_photo)],
+                  companion_poses(v, size=size, fps=fps, rng=np.random.default_rng([seed, 12, i])))
+        for i, v in enumerate(plan.visits) if v.companion is not None
+    }
     frames = round(plan.duration * fps)
     log.info("rendering %s frames: %s visits, %s swipes, %s passers-by",
              frames, len(visitors), len(plan.swipes), len(passers))
 
     boxes = _render(
         video, frames=frames, fps=fps, size=size, bitrate=bitrate, seed=seed, noise=noise,
-        visitors=visitors, passers=passers, started_at=started_at, label=camera_label,
+        counter=list(companions.values()) + visitors, passers=passers,
+        started_at=started_at, label=camera_label,
         audio=soundtrack(duration=frames / fps, beeps=[s.at for s in plan.swipes], seed=seed),
     )
-    scenario = _truth(plan, people, visitors, passers, boxes, video=video, timeline=timeline,
+    scenario = _truth(plan, people, visitors, companions, passers, boxes, video=video,
+                      timeline=timeline,
                       fps=fps, size=size, bitrate=bitrate, frames=frames, seed=seed,
                       started_at=started_at)
     write_timeline(scenario)
@@ -119,6 +127,7 @@ def generate_day(
     misuse: float = 0.25,
     no_face: float = 0.0,
     passers_per_minute: float = 3.0,
+    companions: float = 0.0,
     **footage: Any,
 ) -> Scenario:
     """``plan_day`` then ``generate_footage``: a random stretch of a day at one till.
@@ -128,7 +137,8 @@ def generate_day(
     last frame, so the file loops without a jump when replayed as a live camera.
     """
     plan = plan_day(people=people, duration=duration, seed=seed, misuse=misuse,
-                    no_face=no_face, passers_per_minute=passers_per_minute)
+                    no_face=no_face, passers_per_minute=passers_per_minute,
+                    companions=companions)
     return generate_footage(people=people, plan=plan, out_dir=out_dir, seed=seed, **footage)
 
 
@@ -156,6 +166,7 @@ def _check_output(out_dir: Path, files: Sequence[Path], overwrite: bool) -> None
 def _sprites(plan: Plan, by_name: dict[str, PersonPhotos]) -> dict[tuple[str, int], Sprite]:
     """One sprite per photo used, cut once however often the person appears."""
     used = {(v.person, v.photo) for v in plan.visits} | {(p.person, p.photo) for p in plan.passers}
+    used |= {(v.companion, v.companion_photo) for v in plan.visits if v.companion is not None}
     return {
         key: Sprite.from_portrait(make_portrait(by_name[key[0]].footage[key[1]]))
         for key in sorted(used)
@@ -164,10 +175,13 @@ def _sprites(plan: Plan, by_name: dict[str, PersonPhotos]) -> dict[tuple[str, in
 
 def _render(
     video: Path, *, frames: int, fps: int, size: tuple[int, int], bitrate: int, seed: int,
-    noise: float, visitors: list[_Actor], passers: list[_Actor], started_at: datetime,
+    noise: float, counter: list[_Actor], passers: list[_Actor], started_at: datetime,
     label: str, audio: npt.NDArray[np.float32],
 ) -> dict[int, dict[int, Box]]:
-    """Encode every frame; return the face boxes drawn, by actor id then frame."""
+    """Encode every frame; return the face boxes drawn, by actor id then frame.
+
+    ``counter`` is drawn in order after the passers-by, so list who stands behind first.
+    """
     scene = build_scene(size=size, seed=seed)
     base = Image.fromarray(scene.background)
     unit = Image.fromarray(scene.unit, "RGBA")
@@ -176,7 +190,7 @@ def _render(
     camera = Camera(size=size, seed=seed, noise=noise)
     clock = Clock(started_at=started_at, label=label, height=size[1])
     unit_bottom = scene.unit_top + scene.unit.shape[0]
-    boxes: dict[int, dict[int, Box]] = {id(a): {} for a in visitors + passers}
+    boxes: dict[int, dict[int, Box]] = {id(a): {} for a in counter + passers}
 
     with FootageWriter(video, size=size, fps=fps, bitrate=bitrate, audio=audio) as writer:
         for index in range(frames):
@@ -186,7 +200,7 @@ def _render(
                 _draw(frame, actor, index, unit_bottom, boxes)
             if crossing:  # the display unit hides the passers' legs
                 frame.paste(unit, (0, scene.unit_top), unit)
-            for actor in visitors:
+            for actor in counter:
                 if index in actor.poses:
                     _draw(frame, actor, index, scene.counter_top, boxes)
             clock.stamp(frame, index / fps)
@@ -204,13 +218,17 @@ def _draw(
 
 
 def _truth(
-    plan: Plan, people: Sequence[PersonPhotos], visitors: list[_Actor], passers: list[_Actor],
-    boxes: dict[int, dict[int, Box]], *, video: Path, timeline: Path, fps: int,
-    size: tuple[int, int], bitrate: int, frames: int, seed: int, started_at: datetime,
+    plan: Plan, people: Sequence[PersonPhotos], visitors: list[_Actor],
+    companions: dict[int, _Actor], passers: list[_Actor], boxes: dict[int, dict[int, Box]], *,
+    video: Path, timeline: Path, fps: int, size: tuple[int, int], bitrate: int, frames: int,
+    seed: int, started_at: datetime,
 ) -> Scenario:
     visits = tuple(
-        VisitTruth(appearance=_appearance(a, boxes, fps), arrive=v.arrive, depart=v.depart)
-        for v, a in zip(plan.visits, visitors, strict=True)
+        VisitTruth(
+            appearance=_appearance(a, boxes, fps), arrive=v.arrive, depart=v.depart,
+            companion=_appearance(companions[i], boxes, fps) if i in companions else None,
+        )
+        for i, (v, a) in enumerate(zip(plan.visits, visitors, strict=True))
     )
     swipes = []
     for i, s in enumerate(plan.swipes):

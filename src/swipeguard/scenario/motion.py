@@ -21,6 +21,7 @@ COUNTER_FACE = 0.23
 COUNTER_Y = 0.40  # face centre at the counter, fraction of the frame height
 # Passers-by cross ~5 m away: faces of ~40 px at 720p, below what the counter logic keeps.
 PASSER_FACE = 0.055
+COMPANION_SCALE = 0.75
 PASSER_Y = 0.30
 
 
@@ -70,6 +71,22 @@ def visit_poses(
     for frame in range(max(0, first), last + 1):
         poses[frame] = _visit_pose(frame / fps, visit, swipe_times, sway, size)
     return _with_motion_blur(poses, size)
+
+
+def companion_poses(
+    visit: Visit, *, size: tuple[int, int], fps: int, rng: np.random.Generator
+) -> dict[int, Pose]:
+    """Poses for someone who comes with the customer and waits half a step behind them."""
+    w, h = size
+    side = 1 if rng.random() < 0.5 else -1
+    poses = visit_poses(visit, [], size=size, fps=fps, rng=rng)
+    # ~0.6 m behind and to one side: a quarter smaller, a little higher, turned inwards.
+    return {
+        frame: replace(pose, x=pose.x + side * 0.24 * w, y=pose.y - 0.03 * h,
+                       face_px=pose.face_px * COMPANION_SCALE, yaw=pose.yaw - side * 8.0,
+                       gain=pose.gain * 0.92)
+        for frame, pose in poses.items()
+    }
 
 
 def passer_poses(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
@@ -38,6 +39,7 @@ def plan_day(
     misuse: float = 0.25,
     no_face: float = 0.0,
     passers_per_minute: float = 3.0,
+    companions: float = 0.0,
     stay: tuple[float, float] = (7.0, 14.0),
     gap: tuple[float, float] = (1.5, 5.0),
     second_card: float = 0.1,
@@ -46,8 +48,8 @@ def plan_day(
 
     ``misuse`` is the share of visitors' swipes made with someone else's card (a whole
     number of swipes, rounded at random in proportion); ``no_face`` adds that share
-    again of swipes made while nobody is at the counter; ``second_card`` is the chance
-    a visitor pays twice.
+    again of swipes made while nobody is at the counter; ``companions`` is the chance a
+    customer brings someone along; ``second_card`` is the chance a visitor pays twice.
     """
     if len(people) < 2 and misuse > 0:
         raise BadPlan("misuse needs at least two people: a card holder and someone else")
@@ -57,7 +59,7 @@ def plan_day(
         raise BadPlan(f"a stay must be at least {_MIN_STAY} s, as (shortest, longest)")
     rng = np.random.default_rng([seed, 4])
 
-    visits = _visits(people, duration, stay, gap, rng)
+    visits = _with_companions(_visits(people, duration, stay, gap, rng), people, companions, rng)
     swipes = _visitor_swipes(visits, second_card, rng)
     swipes = _misuse(swipes, visits, people, misuse, rng)
     swipes += _empty_counter_swipes(visits, duration, people, round(no_face * len(swipes)), rng)
@@ -77,6 +79,10 @@ def check_plan(plan: Plan, people: Sequence[PersonPhotos]) -> None:
         raise BadPlan("duration must be more than 0 and at most 4 hours")
     for i, visit in enumerate(sorted(plan.visits, key=lambda v: v.arrive)):
         _check_photo(known, visit.person, visit.photo, f"visit {i}")
+        if visit.companion is not None:
+            _check_photo(known, visit.companion, visit.companion_photo, f"visit {i} companion")
+            if visit.companion == visit.person:
+                raise BadPlan(f"visit {i}: the companion is the customer")
         if not 0 <= visit.arrive < visit.depart <= plan.duration:
             raise BadPlan(f"visit {i}: needs 0 <= arrive < depart <= duration")
     ordered = sorted(plan.visits, key=lambda v: v.arrive)
@@ -134,6 +140,23 @@ def _visits(
         photo = int(rng.integers(len(person.footage)))
         visits.append(Visit(person=person.name, arrive=arrive, depart=depart, photo=photo))
         t = depart + WALK_OUT + float(rng.uniform(*gap))
+
+
+def _with_companions(
+    visits: list[Visit], people: Sequence[PersonPhotos], share: float, rng: np.random.Generator
+) -> list[Visit]:
+    """Give ``share`` of the visits a companion: someone not at the counter that day."""
+    visitors = {v.person for v in visits}
+    others = [p for p in people if p.name not in visitors] or list(people)
+    out = []
+    for visit in visits:
+        mates = [p for p in others if p.name != visit.person]
+        if mates and rng.random() < share:
+            mate = mates[int(rng.integers(len(mates)))]
+            visit = replace(visit, companion=mate.name,
+                            companion_photo=int(rng.integers(len(mate.footage))))
+        out.append(visit)
+    return out
 
 
 def _visitor_swipes(
@@ -202,7 +225,8 @@ def _passers(
     passers = []
     for start in np.sort(rng.uniform(-2.0, max(0.0, duration - 2.0), count)):
         crossing = float(rng.uniform(3.5, 6.0))  # ~1.3 m/s across a ~6 m wide view
-        busy = {v.person for v in visits if v.enter < start + crossing and v.exit > start}
+        busy = {name for v in visits if v.enter < start + crossing and v.exit > start
+                for name in (v.person, v.companion) if name is not None}
         free = [p for p in people if p.name not in busy]  # nobody is in two places at once
         if not free:
             continue

@@ -6,7 +6,8 @@ Version 1 layout::
      "bitrate": 1500000, "duration": 60.0, "frames": 900, "seed": 7,
      "started_at": "2025-01-06T09:00:00+00:00",
      "visits": [{"person", "photo", "start", "arrive", "depart", "end",
-                 "boxes": [[frame, left, top, right, bottom], ...]}],
+                 "boxes": [[frame, left, top, right, bottom], ...],
+                 "companion": {"person", "photo", "start", "end", "boxes"} | null}],
      "passers": [{"person", "photo", "start", "end", "boxes"}],
      "swipes": [{"index", "at", "frame", "card_holder", "present", "amount",
                  "expected", "face_box": [l, t, r, b] | null}],
@@ -86,7 +87,8 @@ def _scenario_dict(s: Scenario) -> dict[str, Any]:
         "seed": s.seed,
         "started_at": s.started_at.isoformat(),
         "visits": [
-            {**_appearance_dict(v.appearance), "arrive": v.arrive, "depart": v.depart}
+            {**_appearance_dict(v.appearance), "arrive": v.arrive, "depart": v.depart,
+             "companion": _appearance_dict(v.companion) if v.companion else None}
             for v in s.visits
         ],
         "passers": [_appearance_dict(p) for p in s.passers],
@@ -133,8 +135,10 @@ def _appearance(d: dict[str, Any]) -> Appearance:
 
 
 def _visit(d: dict[str, Any]) -> VisitTruth:
+    companion = d.get("companion")
     return VisitTruth(appearance=_appearance(d), arrive=float(d["arrive"]),
-                      depart=float(d["depart"]))
+                      depart=float(d["depart"]),
+                      companion=_appearance(companion) if companion else None)
 
 
 def _swipe(d: dict[str, Any]) -> SwipeTruth:

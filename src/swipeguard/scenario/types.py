@@ -40,6 +40,9 @@ class Visit:
     arrive: float
     depart: float
     photo: int = 0  # index into the person's footage photos
+    # Someone who came along and waits beside and behind the customer, never paying.
+    companion: str | None = None
+    companion_photo: int = 0
 
     @property
     def enter(self) -> float:
@@ -104,6 +107,7 @@ class VisitTruth:
     appearance: Appearance
     arrive: float
     depart: float
+    companion: Appearance | None = None  # drawn smaller, to one side, behind the customer
 
     @property
     def person(self) -> str:
@@ -159,8 +163,9 @@ class Scenario:
         return next((v for v in self.visits if v.at_counter(t)), None)
 
     def on_screen_at(self, t: float) -> list[Appearance]:
-        """Everyone visible at ``t``: visitors walking or standing, and passers-by."""
-        shown = [v.appearance for v in self.visits] + list(self.passers)
+        """Everyone visible at ``t``: visitors and companions, and passers-by."""
+        companions = [v.companion for v in self.visits if v.companion is not None]
+        shown = [v.appearance for v in self.visits] + companions + list(self.passers)
         return [a for a in shown if a.start <= t <= a.end]
 
     def wall_time(self, t: float) -> datetime:
