@@ -14,7 +14,7 @@ from swipeguard.investigations import clustering, flows, service
 from swipeguard.investigations.search import open_search
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     lost = sub.add_parser("report-lost", help="mark a card lost from a time (may be past)")
     lost.add_argument("card_no")
     lost.add_argument("--since", required=True, type=_aware,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -80,18 +80,31 @@ def ungrouped(session: Session, *, threshold: float, limit: int = 1000) -> list[
     return [(int(i), bytes(d)) for i, d in session.execute(query).all()]
 
 
-@dataclass
 class Members:
     """Descriptors of every member of an active suspect, in memory for one pass."""
 
-    capture_ids: list[int] = field(default_factory=list)
-    suspect_ids: list[int] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, DIM), np.float32))
+    def __init__(self, capture_ids: Sequence[int] = (), suspect_ids: Sequence[int] = (),
+                 vectors: np.ndarray | None = None) -> None:
+        self.capture_ids = list(capture_ids)
+        self.suspect_ids = list(suspect_ids)
+        start = np.zeros((0, DIM), np.float32) if vectors is None else vectors
+        # Grown by doubling: appending one row at a time must not copy the whole matrix.
+        self._rows = np.zeros((max(64, 2 * len(start)), DIM), np.float32)
+        self._rows[:len(start)] = start
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._rows[:len(self.capture_ids)]
 
     def append(self, capture_id: int, suspect_id: int, vector: np.ndarray) -> None:
+        n = len(self.capture_ids)
+        if n == len(self._rows):
+            grown = np.zeros((2 * n, DIM), np.float32)
+            grown[:n] = self._rows
+            self._rows = grown
+        self._rows[n] = vector.reshape(DIM)
         self.capture_ids.append(capture_id)
         self.suspect_ids.append(suspect_id)
-        self.vectors = np.vstack([self.vectors, vector.reshape(1, DIM)])
 
 
 def _load_members(session: Session) -> Members:

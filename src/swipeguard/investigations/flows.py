@@ -111,7 +111,16 @@ class Investigation:
     bands: list[dict[str, Any]]
 
 
-@dataclass
+@dataclass(eq=False)
+class _Face:
+    """A stranger's capture at one of the card's swipes."""
+
+    evidence: SwipeEvidence
+    capture_id: int
+    vector: np.ndarray
+
+
+@dataclass(eq=False)
 class _Seen:
     """One swipe of the card with its capture's descriptor."""
 
@@ -139,7 +148,10 @@ def investigate(
     holders_face = [s for s in seen if s.evidence.distance_to_holder is not None
                     and s.evidence.distance_to_holder <= threshold]
     faceless = [s for s in seen if s.vector is None]
-    strangers = [s for s in seen if s.vector is not None and s not in holders_face]
+    holder_swipes = {s.evidence.swipe_id for s in holders_face}
+    strangers = [_Face(s.evidence, s.evidence.capture_id, s.vector) for s in seen
+                 if s.vector is not None and s.evidence.capture_id is not None
+                 and s.evidence.swipe_id not in holder_swipes]
 
     search.sync()
     groups = _group(session, strangers, settings)
@@ -226,18 +238,18 @@ def _templates(session: Session, holder_ids: Sequence[int]) -> dict[int, np.ndar
 @dataclass
 class _Group:
     suspect_id: int | None
-    members: list[_Seen]
+    members: list[_Face]
 
 
-def _group(session: Session, strangers: list[_Seen], settings: Settings) -> list[_Group]:
+def _group(session: Session, strangers: list[_Face], settings: Settings) -> list[_Group]:
     """Stored suspects keep their captures together; the rest join by the grouping rule."""
-    ids = [s.evidence.capture_id for s in strangers]
+    ids = [s.capture_id for s in strangers]
     stored = dict(session.execute(select(SuspectMember.capture_id, SuspectMember.suspect_id)
                                   .where(SuspectMember.capture_id.in_(ids))).all())
     by_suspect: dict[int, list[int]] = defaultdict(list)
     loose = []
     for i, seen in enumerate(strangers):
-        suspect_id = stored.get(seen.evidence.capture_id)
+        suspect_id = stored.get(seen.capture_id)
         if suspect_id is None:
             loose.append([i])
         else:
@@ -254,8 +266,8 @@ def _group(session: Session, strangers: list[_Seen], settings: Settings) -> list
             for group in merged]
 
 
-def _stored_id(group: list[int], strangers: list[_Seen], stored: dict[int, int]) -> int | None:
-    found = {stored.get(strangers[i].evidence.capture_id) for i in group} - {None}
+def _stored_id(group: list[int], strangers: list[_Face], stored: dict[int, int]) -> int | None:
+    found = {stored[strangers[i].capture_id] for i in group if strangers[i].capture_id in stored}
     return found.pop() if len(found) == 1 else None
 
 
@@ -268,7 +280,7 @@ def _person(
 ) -> RankedSuspect:
     threshold = settings.verification.threshold
     queries = np.stack([s.vector for s in group.members]).astype(np.float32)
-    own = {s.evidence.capture_id for s in group.members if s.evidence.capture_id is not None}
+    own = {s.capture_id for s in group.members}
 
     candidates = _candidates(session, search, queries, settings, exclude=holder_id)
     identified = candidates[0] if candidates and _identifies(candidates[0], threshold) else None

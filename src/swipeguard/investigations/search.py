@@ -192,9 +192,11 @@ def build_approximate(settings: SearchSettings, ids: Ids, vectors: Vectors) -> A
     index = faiss.index_factory(DIM, f"IDMap,{settings.approximate}")
     _set_parameters(index, settings.approximate_params)
     if not index.is_trained:
-        # Training on a sample: k-means needs ~40 points per centroid, not millions.
+        # k-means needs ~40 points per centroid (FAISS warns below 39); 64 is plenty.
+        ivf = faiss.try_extract_index_ivf(index)
+        wanted = 64 * ivf.nlist if ivf is not None else 100_000
         rng = np.random.default_rng(0)
-        sample = vectors[rng.choice(len(vectors), min(len(vectors), 500_000), replace=False)]
+        sample = vectors[rng.choice(len(vectors), min(len(vectors), wanted), replace=False)]
         index.train(sample)
     for start in range(0, len(ids), 200_000):
         index.add_with_ids(vectors[start:start + 200_000], ids[start:start + 200_000])
@@ -202,8 +204,10 @@ def build_approximate(settings: SearchSettings, ids: Ids, vectors: Vectors) -> A
 
 
 def _set_parameters(index: Any, params: str) -> None:
+    """Applies ``name=value,...`` (efSearch, nprobe, ...) through FAISS's ParameterSpace."""
     if params:
-        faiss.ParameterSpace().set_index_parameters(index, params)
+        space: Any = faiss.ParameterSpace()
+        space.set_index_parameters(index, params)
 
 
 def _flat_contents(index: Any, start: int = 0) -> tuple[Ids, Vectors]:
