@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from swipeguard.cameras.frames import Frame, frames_between
 from swipeguard.config import Settings
-from swipeguard.db import Database
+from swipeguard.db import Database, utcnow
 from swipeguard.faces import service as faces
 from swipeguard.faces.images import load_image
 from swipeguard.faces.pool import FacePool, chip_jpeg, worker_engine
@@ -28,6 +29,12 @@ from swipeguard.swipes import files, tracking
 from swipeguard.swipes.models import Capture, CaptureSource
 
 log = logging.getLogger(__name__)
+
+# The recorder flushes a fragment at least every second (cameras.frames): video up to a
+# moment is readable this long after it.
+VIDEO_FLUSH_S = 1.0
+# The longest a capture sleeps for its video: window_after_s (at most 30) plus the flush.
+MAX_VIDEO_WAIT_S = 31.0
 
 # Five frames a second: a face at the counter for even one second is seen five times,
 # and a 5 s window costs 25 detections (about 1.3 s of one core at 640x360, upsample 1).
@@ -92,31 +99,70 @@ def still_face(data: bytes, *, max_pixels: int,
     return face, faces.embed(face, flip=True, engine=engine)
 
 
+@dataclass(frozen=True)
+class Footage:
+    """The sampled frames around a swipe and the faces found in each."""
+
+    frames: list[Frame]
+    faces: list[list[Face]]
+
+
 def from_video(settings: Settings, db: Database | Session, pool: FacePool, *,
-               camera_id: int, swiped_at: datetime, frames_fused: int | None = None) -> Outcome:
+               camera_id: int, swiped_at: datetime, frames_fused: int | None = None,
+               clock: Callable[[], datetime] = utcnow) -> Outcome:
     """The fused face of the person at the counter around the swipe time."""
+    footage = look(settings, db, pool, camera_id=camera_id, swiped_at=swiped_at, clock=clock)
+    if isinstance(footage, NoCapture):
+        return footage
+    return counter_face(settings, pool, footage, swiped_at=swiped_at,
+                        frames_fused=frames_fused or settings.verification.frames_fused)
+
+
+def look(settings: Settings, db: Database | Session, pool: FacePool, *, camera_id: int,
+         swiped_at: datetime, clock: Callable[[], datetime] = utcnow) -> Footage | NoCapture:
+    """Frames from the window around the swipe, and the faces in each (in the pool).
+
+    The video before the swipe is looked at first, while the video after it is still
+    being recorded: only the last ``window_after_s`` is left to do once it is there.
+    """
     v = settings.verification
     start = swiped_at - timedelta(seconds=v.window_before_s)
     end = swiped_at + timedelta(seconds=v.window_after_s)
-    started = time.perf_counter()
-    frames = list(frames_between(settings, db, camera_id=camera_id, start=start, end=end,
-                                 fps=SAMPLE_FPS))
+    frames: list[Frame] = []
+    found: list[list[Face]] = []
+    for part_start, part_end in ((start, swiped_at), (swiped_at + _AFTER, end)):
+        _wait_for_video(part_end, clock)
+        started = time.perf_counter()
+        part = list(frames_between(settings, db, camera_id=camera_id, start=part_start,
+                                   end=part_end, fps=SAMPLE_FPS))
+        decoded = time.perf_counter()
+        found.extend(pool.detect_many([f.image for f in part]))
+        frames.extend(part)
+        log.debug("camera %s: %s frames decoded in %.2f s, faces found in %.2f s", camera_id,
+                  len(part), decoded - started, time.perf_counter() - decoded)
     if not frames:
         return NoCapture(f"no video from the till's camera between {start:%H:%M:%S} and "
                          f"{end:%H:%M:%S}")
-    decoded = time.perf_counter()
-    found = pool.detect_many([f.image for f in frames])
-    log.debug("camera %s: %s frames decoded in %.2f s, faces found in %.2f s", camera_id,
-              len(frames), decoded - started, time.perf_counter() - decoded)
-    return _fuse_counter_face(settings, pool, frames, found, swiped_at=swiped_at,
-                              frames_fused=frames_fused or v.frames_fused)
+    return Footage(frames, found)
 
 
-def _fuse_counter_face(settings: Settings, pool: FacePool, frames: list[Frame],
-                       found: list[list[Face]], *, swiped_at: datetime,
-                       frames_fused: int) -> Outcome:
+_AFTER = timedelta(microseconds=1)  # the swipe's own instant belongs to the part before it
+
+
+def _wait_for_video(until: datetime, clock: Callable[[], datetime]) -> None:
+    """Sleeps until the video up to ``until`` has been recorded and flushed."""
+    left = (until - clock()).total_seconds() + VIDEO_FLUSH_S
+    if left > 0:
+        time.sleep(min(left, MAX_VIDEO_WAIT_S))
+
+
+def counter_face(settings: Settings, pool: FacePool, footage: Footage, *,
+                 swiped_at: datetime, frames_fused: int) -> Outcome:
+    """The person at the counter, their best ``frames_fused`` frames embedded and fused."""
+    frames = footage.frames
     seconds = (frames[-1].at - frames[0].at).total_seconds()
-    tracks = tracking.link([(f.at, faces_) for f, faces_ in zip(frames, found, strict=True)])
+    tracks = tracking.link([(f.at, found) for f, found in zip(frames, footage.faces,
+                                                              strict=True)])
     height, width = frames[0].image.shape[:2]
     track = tracking.counter_track(tracks, frame_times=[f.at for f in frames],
                                    swiped_at=swiped_at, frame_size=(width, height))

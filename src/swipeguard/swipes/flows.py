@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from swipeguard.alarms.models import Alarm, AlarmKind
 from swipeguard.cardholders import service as cardholders
 from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
-from swipeguard.db import Database
+from swipeguard.db import Database, utcnow
 from swipeguard.faces.pool import FacePool
 from swipeguard.facilities.models import Till
 from swipeguard.swipes import capture, files, service
@@ -58,20 +59,21 @@ def load(db: Database, *, swipe_id: int) -> Inputs:
                       camera_id=till.camera_id if till is not None else None, holder=holder)
 
 
-def take_capture(settings: Settings, db: Database, pool: FacePool, inputs: Inputs) -> Outcome:
+def take_capture(settings: Settings, db: Database, pool: FacePool, inputs: Inputs, *,
+                 clock: Callable[[], datetime] = utcnow) -> Outcome:
     """The face at the counter: from the still if the till sent one, else from video."""
     if inputs.still_path is not None:
         return capture.from_still(settings, pool, data=files.read(settings, inputs.still_path))
     if inputs.camera_id is None:
         return NoCapture("the till sent no still and has no camera")
     return capture.from_video(settings, db, pool, camera_id=inputs.camera_id,
-                              swiped_at=inputs.swiped_at)
+                              swiped_at=inputs.swiped_at, clock=clock)
 
 
-def verify(settings: Settings, db: Database, pool: FacePool, inputs: Inputs
-           ) -> tuple[Outcome, Judgement]:
+def verify(settings: Settings, db: Database, pool: FacePool, inputs: Inputs, *,
+           clock: Callable[[], datetime] = utcnow) -> tuple[Outcome, Judgement]:
     """Captures the face and judges the swipe; writes nothing."""
-    outcome = take_capture(settings, db, pool, inputs)
+    outcome = take_capture(settings, db, pool, inputs, clock=clock)
     v = settings.verification
     judgement = judge(holder=inputs.holder, swiped_at=inputs.swiped_at, outcome=outcome,
                       threshold=v.threshold, alarm_on_no_face=v.alarm_on_no_face)

@@ -25,6 +25,7 @@ from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
 from swipeguard.faces.pool import FacePool
 from swipeguard.swipes import flows, service
+from swipeguard.swipes.capture import VIDEO_FLUSH_S
 from swipeguard.swipes.models import Swipe, SwipeState
 from swipeguard.swipes.signals import Signals, get_signals
 
@@ -35,9 +36,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 RETRY_BASE_S = 2.0  # then 4 s: a database or disk hiccup has passed by then
 IDLE_POLL_S = 2.0  # the table is looked at this often even when no ring arrives
-# The recorder flushes a fragment at least every second (cameras.frames): video up to
-# the end of a swipe's window is readable this long after the window closes.
-VIDEO_FLUSH_S = 1.0
 
 _ids = itertools.count(1)
 
@@ -140,7 +138,8 @@ class Verifier:
         """Verifies one claimed swipe; failures are retried later, never raised."""
         try:
             inputs = flows.load(self.db, swipe_id=swipe_id)
-            outcome, judgement = flows.verify(self.settings, self.db, self.pool, inputs)
+            outcome, judgement = flows.verify(self.settings, self.db, self.pool, inputs,
+                                              clock=self.clock)
             recorded = flows.record(self.settings, self.db, inputs=inputs, outcome=outcome,
                                     judgement=judgement, worker=self.worker_id,
                                     now=self.clock())
@@ -175,9 +174,11 @@ class Verifier:
                             retry_at=retry_at)
 
     def _video_ready_before(self, now: datetime) -> datetime:
-        """Swipes without a still before this time have all their video recorded."""
-        after = self.settings.verification.window_after_s + VIDEO_FLUSH_S
-        return now - timedelta(seconds=after)
+        """Swipes without a still before this time have their video before the swipe.
+
+        The capture looks at that part at once and waits for the part after the swipe.
+        """
+        return now - timedelta(seconds=VIDEO_FLUSH_S)
 
     def _idle_wait(self) -> float:
         """Seconds until the next swipe waiting for its video is ready (at most the poll)."""
