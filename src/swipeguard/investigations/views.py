@@ -12,13 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from swipeguard.api.deps import DbSession, get_db, get_settings
 from swipeguard.audit import service as audit
-from swipeguard.auth.deps import require_user
+from swipeguard.auth.deps import optional_user, require_user
 from swipeguard.auth.models import Role, User
 from swipeguard.config import Settings
+from swipeguard.console.views import SECURITY_HEADERS, STATIC
 from swipeguard.db import Database
 from swipeguard.faces.errors import FaceError, ImageTooLarge
 from swipeguard.investigations import clustering, flows, service
@@ -366,3 +368,16 @@ def _correct(action: Any) -> Any:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except clustering.CorrectionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+# --- the console page ---------------------------------------------------------------------
+
+
+@router.get("/investigate", include_in_schema=False)
+def investigation_page(user: User | None = Depends(optional_user)) -> Response:
+    """The console's investigation page (its data comes from the API above)."""
+    if user is None:
+        return RedirectResponse("/console/sign-in?next=/investigate",
+                                status_code=status.HTTP_303_SEE_OTHER)
+    return FileResponse(STATIC / "investigation.html", media_type="text/html",
+                        headers=SECURITY_HEADERS)
