@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from swipeguard.alarms import service as alarms
 from swipeguard.alarms.models import Alarm, AlarmKind
+from swipeguard.cardholders import service as cardholders
 from swipeguard.cardholders.models import CardHolder, CardStatus, EnrolledPhoto
 from swipeguard.db import utcnow
 from swipeguard.facilities.models import Facility, Till
@@ -111,8 +112,8 @@ def report_lost(
 
     if holder.status is not CardStatus.LOST or holder.lost_since is None \
             or since < holder.lost_since:
-        holder.status = CardStatus.LOST
-        holder.lost_since = since
+        cardholders.report_lost(session, card_holder_id=holder.id, since=since, actor=actor)
+    assert holder.lost_since is not None
     flagged, opened = _flag_swipes_since(session, card_no=card_no, since=holder.lost_since,
                                          actor=actor)
     log.info("card %s reported lost by %s: %s swipes flagged, %s alarms", mask_card(card_no),
@@ -427,7 +428,3 @@ def list_cases(session: Session, *, card_no: str | None = None, limit: int = 100
 def _json(value: Any) -> str:
     plain = asdict(value) if hasattr(value, "__dataclass_fields__") else value
     return json.dumps(plain, default=str)
-
-
-def has_suspects(session: Session) -> bool:
-    return bool(session.scalar(select(exists().where(Suspect.active.is_(True)))))
