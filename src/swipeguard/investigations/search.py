@@ -265,9 +265,10 @@ class FaceSearch:
             self._checked = True
         return reports
 
-    def save(self, *, min_unsaved: int = 1) -> None:
+    def save(self, *, min_share: float = 0.0) -> None:
+        """Writes each gallery with unsaved additions, at least ``min_share`` of its size."""
         for gallery, _ in self.galleries():
-            if gallery.unsaved >= min_unsaved:
+            if gallery.unsaved and gallery.unsaved >= min_share * gallery.size:
                 gallery.save()
 
     def rebuild(self) -> list[SyncReport]:

@@ -26,9 +26,11 @@ from swipeguard.workers import Worker
 log = logging.getLogger(__name__)
 
 POLL_S = 5.0  # looked at this often even without a signal (signals can be missed)
-# The index files are rewritten at most this often: a 7M-descriptor index is ~5 GB and
-# what was not saved is re-read from the database on the next start anyway.
-SAVE_EVERY_S = 300.0
+# The index files are rewritten at most this often, and only once 0.5% of a gallery is
+# new: a 7M-descriptor index is ~5.5 GB to write, and what was not saved is read from
+# the database again (by id, quickly) on the next start anyway.
+SAVE_EVERY_S = 600.0
+SAVE_SHARE = 0.005
 CHECK_EVERY_S = 3600.0  # a full count check against the database, for deleted rows
 # A swipe still undecided after this long (verifier down, video missing) gets its
 # rules checked anyway: the rules need no verdict, only the card, time, place, amount.
@@ -91,7 +93,7 @@ class FaceIndexer(_Polling):
         if check:
             self._checked_at = time.monotonic()
         if time.monotonic() - self._saved_at > SAVE_EVERY_S:
-            self.search.save()
+            self.search.save(min_share=SAVE_SHARE)
             self._saved_at = time.monotonic()
         self.done += added
         return 0  # a sync takes everything new at once
