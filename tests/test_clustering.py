@@ -23,8 +23,8 @@ def people(samples: Path) -> tuple[tuple[np.ndarray, ...], ...]:
 
 
 @pytest.fixture
-def city(sqlite_db: Database, people: tuple[tuple[np.ndarray, ...], ...]) -> City:
-    c = City(sqlite_db)
+def city(db: Database, people: tuple[tuple[np.ndarray, ...], ...]) -> City:
+    c = City(db)
     for name in ("North", "South", "East", "West", "Harbour"):
         c.facility(name)
     # Card holders 0-2 are people 0-2, enrolled with their first photo.

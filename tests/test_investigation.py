@@ -29,8 +29,8 @@ def people(samples: Path) -> People:
 
 
 @pytest.fixture
-def city(sqlite_db: Database, people: People) -> City:
-    c = City(sqlite_db)
+def city(db: Database, people: People) -> City:
+    c = City(db)
     for name, lat in (("North", 31.25), ("South", 31.21), ("East", 31.23), ("West", 31.24)):
         c.facility(name, lat, 121.47)
     c.holder(VICTIM, [people[0][0]])
@@ -102,7 +102,7 @@ def test_the_timeline_shows_money_per_day_and_the_swipes_of_strangers(
 
 
 def test_the_investigation_names_the_true_person_first(
-    city: City, settings: Settings, sqlite_db: Database, people: People,
+    city: City, settings: Settings, db: Database, people: People,
 ) -> None:
     with city.db.transaction() as s:
         service.report_lost(s, card_no=VICTIM, since=T0, actor="olga", reason="stolen")
@@ -113,8 +113,8 @@ def test_the_investigation_names_the_true_person_first(
     by_stranger = city.swipe(VICTIM, "East", T0 + timedelta(hours=9), face=people[4][0])
     thief_elsewhere = city.swipe(NEIGHBOUR, "West", T0 - timedelta(days=2), face=people[1][4])
 
-    with sqlite_db.transaction() as s:
-        found = flows.investigate(s, search=FaceSearch(settings, sqlite_db), settings=settings,
+    with db.transaction() as s:
+        found = flows.investigate(s, search=FaceSearch(settings, db), settings=settings,
                                   card_no=VICTIM)
 
     first, second = found.suspects
@@ -134,8 +134,8 @@ def test_the_investigation_names_the_true_person_first(
 
 
 def test_an_investigation_needs_a_time_when_the_card_is_not_lost(
-    city: City, settings: Settings, sqlite_db: Database,
+    city: City, settings: Settings, db: Database,
 ) -> None:
-    with sqlite_db.transaction() as s, pytest.raises(ValueError, match="give the time"):
-        flows.investigate(s, search=FaceSearch(settings, sqlite_db), settings=settings,
+    with db.transaction() as s, pytest.raises(ValueError, match="give the time"):
+        flows.investigate(s, search=FaceSearch(settings, db), settings=settings,
                           card_no=VICTIM)
