@@ -258,5 +258,6 @@ def test_signed_in_users_read_swipes_with_their_verdicts(
     assert [(s["swipe_id"], s["verdict"]) for s in listed.json()] == [
         (unknown["swipe_id"], "unknown_card")]
     assert one.json()["card"] == "****0077" and one.json()["captures"] == []
+    assert one.json()["till_name"] == "Pharmacy Till 1 / Till 1"
     assert missing.status_code == 404
 

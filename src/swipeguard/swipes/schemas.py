@@ -52,6 +52,7 @@ class SwipeIn(BaseModel):
 class SwipeOut(BaseModel):
     swipe_id: int
     till_id: int
+    till_name: str | None = None  # "Riverside Pharmacy / Till 2"
     card: str  # masked: ****1234
     swiped_at: datetime
     amount: str
@@ -65,9 +66,10 @@ class SwipeOut(BaseModel):
     decided_at: datetime | None
 
     @classmethod
-    def of(cls, swipe: Swipe) -> SwipeOut:
+    def of(cls, swipe: Swipe, *, till_name: str | None = None) -> SwipeOut:
         return cls(
-            swipe_id=swipe.id, till_id=swipe.till_id, card=mask_card(swipe.card_no),
+            swipe_id=swipe.id, till_id=swipe.till_id, till_name=till_name,
+            card=mask_card(swipe.card_no),
             swiped_at=swipe.swiped_at, amount=f"{Decimal(swipe.amount_cents) / 100:.2f}",
             state=swipe.state, verdict=swipe.verdict, distance=swipe.distance,
             threshold=swipe.threshold, reason=swipe.reason, advice=advice(swipe),
@@ -91,12 +93,13 @@ class SwipeDetailOut(SwipeOut):
     captures: list[CaptureOut]
 
     @classmethod
-    def detail(cls, swipe: Swipe) -> SwipeDetailOut:
+    def detail(cls, swipe: Swipe, *, till_name: str | None = None) -> SwipeDetailOut:
         captures = [
             CaptureOut(capture_id=c.id, source=c.source.value, frames_used=c.frames_used,
                        face_px=c.face_px, sharpness=c.sharpness, frontal=c.frontal,
                        detection_score=c.detection_score)
             for c in swipe.captures
         ]
-        return cls(**SwipeOut.of(swipe).model_dump(), card_holder_id=swipe.card_holder_id,
+        return cls(**SwipeOut.of(swipe, till_name=till_name).model_dump(),
+                   card_holder_id=swipe.card_holder_id,
                    attempts=swipe.attempts, captures=captures)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -24,6 +24,7 @@ from sqlalchemy.sql import ColumnElement
 from swipeguard.cardholders import service as cardholders
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
+from swipeguard.facilities.models import Facility, Till
 from swipeguard.privacy import mask_card
 from swipeguard.swipes import files
 from swipeguard.swipes.models import Swipe, SwipeState, Verdict
@@ -156,6 +157,17 @@ def list(  # noqa: A001 - the service vocabulary's verb
     if till_id is not None:
         query = query.where(Swipe.till_id == till_id)
     return session.scalars(query).all()
+
+
+def till_names(session: Session, *, till_ids: Iterable[int]) -> dict[int, str]:
+    """Names of tills as "facility / till", for people reading swipes."""
+    wanted = set(till_ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Till.id, Facility.name, Till.name).join(Facility, Facility.id == Till.facility_id)
+        .where(Till.id.in_(wanted)))
+    return {till_id: f"{facility} / {till}" for till_id, facility, till in rows}
 
 
 def wait_for_decision(db: Database, signals: Signals, *, swipe_id: int,

@@ -138,8 +138,9 @@ def list_swipes(
     swipes = service.list(session, limit=limit, before_id=before_id, verdicts=verdict,
                           till_id=till_id)
     audit.record(session, actor=user.username, action="list_swipes", object_kind="swipe",
-                 object_id=f"{len(swipes)} swipes")
-    return [SwipeOut.of(s) for s in swipes]
+                 object_id="recent", reason=f"{len(swipes)} swipes listed")
+    names = service.till_names(session, till_ids=(s.till_id for s in swipes))
+    return [SwipeOut.of(s, till_name=names.get(s.till_id)) for s in swipes]
 
 
 @router.get("/api/swipes/{swipe_id}", response_model=SwipeDetailOut)
@@ -150,4 +151,5 @@ def get_swipe(swipe_id: int, session: DbSession,
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no swipe {swipe_id}")
     audit.record(session, actor=user.username, action="view_swipe", object_kind="swipe",
                  object_id=swipe_id)
-    return SwipeDetailOut.detail(swipe)
+    names = service.till_names(session, till_ids=[swipe.till_id])
+    return SwipeDetailOut.detail(swipe, till_name=names.get(swipe.till_id))
