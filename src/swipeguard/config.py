@@ -49,6 +49,9 @@ class VerificationSettings(Section):
     window_before_s: float = Field(3.0, ge=0.0, le=30.0, title="Video seconds before a swipe")
     window_after_s: float = Field(2.0, ge=0.0, le=30.0, title="Video seconds after a swipe")
     frames_fused: int = Field(3, ge=1, le=20, title="Best frames embedded and fused per capture")
+    early_decision: bool = Field(
+        True, title="Decide from the video before a swipe when it shows the counter's face well"
+    )
     claim_timeout_s: float = Field(
         60.0, ge=5.0, le=3600.0, title="A claimed swipe not decided by then is claimed again"
     )
