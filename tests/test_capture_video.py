@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from swipeguard.alarms.models import Alarm, AlarmKind
 from swipeguard.api.app import create_app
-from swipeguard.config import Settings
+from swipeguard.config import Settings, VerificationSettings
 from swipeguard.db import Database, utcnow
 from swipeguard.faces.pool import FacePool
 from swipeguard.swipes.capture import FaceCapture, NoCapture, from_video
@@ -50,16 +50,33 @@ def test_the_person_at_the_counter_is_fused_from_several_frames(
 ) -> None:
     started = utcnow() - timedelta(minutes=1)
     till = add_till(sqlite_db, video=clip, replay_started_at=started)
+    whole_window = settings.model_copy(update={
+        "verification": VerificationSettings(early_decision=False)})
 
-    got = from_video(settings, sqlite_db, pool, camera_id=till.camera_id or 0,
+    got = from_video(whole_window, sqlite_db, pool, camera_id=till.camera_id or 0,
                      swiped_at=started + timedelta(seconds=AT_COUNTER_S))
 
     assert isinstance(got, FaceCapture)
     assert got.source is CaptureSource.VIDEO
     assert got.frames_used == settings.verification.frames_fused
-    assert got.frames_seen >= 20  # 5 s at 5 frames a second
+    assert got.frames_seen >= 24  # 5 s at 5 frames a second
     assert got.face.quality.face_px >= 80
     assert 100 <= got.face.box.center[0] <= 400  # the middle of a 640px frame, not the edge
+
+
+def test_a_face_shown_well_before_the_swipe_is_decided_without_waiting_for_more(
+    settings: Settings, sqlite_db: Database, pool: FacePool, clip: Path,
+) -> None:
+    started = utcnow() - timedelta(minutes=1)
+    till = add_till(sqlite_db, video=clip, replay_started_at=started)
+
+    got = from_video(settings, sqlite_db, pool, camera_id=till.camera_id or 0,
+                     swiped_at=started + timedelta(seconds=AT_COUNTER_S))
+
+    assert isinstance(got, FaceCapture)
+    assert got.frames_used == settings.verification.frames_fused
+    assert got.frames_seen <= 16  # the 3 s before the swipe only
+    assert got.at is not None and got.at <= started + timedelta(seconds=AT_COUNTER_S)
 
 
 def test_a_distant_passer_by_is_not_taken_for_the_person_at_the_counter(

@@ -311,8 +311,8 @@ def _generated(settings: Settings, db: Database, pool: FacePool, args: argparse.
         at = scenario.wall_time(truth.at)
         footage = capture.look(settings, db, pool, camera_id=camera_id, swiped_at=at)
         for (_, tally), n in zip(tallies.items(), (1, fused_n), strict=True):
-            outcome = footage if isinstance(footage, capture.NoCapture) else (
-                capture.counter_face(settings, pool, footage, swiped_at=at, frames_fused=n))
+            outcome = capture.counter_face(settings, pool, footage, swiped_at=at,
+                                           frames_fused=n)
             verdict = judge(holder=holders.get(truth.card_holder), swiped_at=at,
                             outcome=outcome, threshold=settings.verification.threshold,
                             alarm_on_no_face=settings.verification.alarm_on_no_face)

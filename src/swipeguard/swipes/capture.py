@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from swipeguard.cameras.frames import Frame, frames_between
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
+from swipeguard.faces import quality as face_quality
 from swipeguard.faces import service as faces
 from swipeguard.faces.images import load_image
 from swipeguard.faces.pool import FacePool, chip_jpeg, worker_engine
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 VIDEO_FLUSH_S = 1.0
 # The longest a capture sleeps for its video: window_after_s (at most 30) plus the flush.
 MAX_VIDEO_WAIT_S = 31.0
+
+# A face seen this close before the swipe belongs to the person swiping: at 5 frames a
+# second that is the last two or three frames before it.
+EARLY_PRESENT_S = 0.5
 
 # Five frames a second: a face at the counter for even one second is seen five times,
 # and a 5 s window costs 25 detections (about 1.3 s of one core at 640x360, upsample 1).
@@ -106,47 +111,63 @@ class Footage:
     frames: list[Frame]
     faces: list[list[Face]]
 
+    def __add__(self, later: Footage) -> Footage:
+        return Footage(self.frames + later.frames, self.faces + later.faces)
+
 
 def from_video(settings: Settings, db: Database | Session, pool: FacePool, *,
                camera_id: int, swiped_at: datetime, frames_fused: int | None = None,
                clock: Callable[[], datetime] = utcnow) -> Outcome:
-    """The fused face of the person at the counter around the swipe time."""
-    footage = look(settings, db, pool, camera_id=camera_id, swiped_at=swiped_at, clock=clock)
-    if isinstance(footage, NoCapture):
-        return footage
-    return counter_face(settings, pool, footage, swiped_at=swiped_at,
-                        frames_fused=frames_fused or settings.verification.frames_fused)
+    """The fused face of the person at the counter around the swipe time.
+
+    The video before the swipe is looked at first, while the video after it is still
+    being recorded. If it shows the person at the counter well (``early_decision``),
+    the verdict need not wait for the rest; otherwise the part after the swipe is added.
+    """
+    v = settings.verification
+    count = frames_fused or v.frames_fused
+    start = swiped_at - timedelta(seconds=v.window_before_s)
+    end = swiped_at + timedelta(seconds=v.window_after_s)
+    before = _look(settings, db, pool, camera_id=camera_id, start=start, end=swiped_at,
+                   clock=clock)
+    if v.early_decision and _shows_counter_well(settings, before, swiped_at=swiped_at,
+                                                frames_fused=count):
+        return counter_face(settings, pool, before, swiped_at=swiped_at, frames_fused=count)
+    footage = before + _look(settings, db, pool, camera_id=camera_id,
+                             start=swiped_at + _AFTER, end=end, clock=clock)
+    if not footage.frames:
+        return NoCapture(f"no video from the till's camera between {start:%H:%M:%S} and "
+                         f"{end:%H:%M:%S}")
+    return counter_face(settings, pool, footage, swiped_at=swiped_at, frames_fused=count)
 
 
 def look(settings: Settings, db: Database | Session, pool: FacePool, *, camera_id: int,
-         swiped_at: datetime, clock: Callable[[], datetime] = utcnow) -> Footage | NoCapture:
-    """Frames from the window around the swipe, and the faces in each (in the pool).
-
-    The video before the swipe is looked at first, while the video after it is still
-    being recorded: only the last ``window_after_s`` is left to do once it is there.
-    """
+         swiped_at: datetime, clock: Callable[[], datetime] = utcnow) -> Footage:
+    """The whole window around the swipe, and the faces in each frame (for measuring)."""
     v = settings.verification
     start = swiped_at - timedelta(seconds=v.window_before_s)
     end = swiped_at + timedelta(seconds=v.window_after_s)
-    frames: list[Frame] = []
-    found: list[list[Face]] = []
-    for part_start, part_end in ((start, swiped_at), (swiped_at + _AFTER, end)):
-        _wait_for_video(part_end, clock)
-        started = time.perf_counter()
-        part = list(frames_between(settings, db, camera_id=camera_id, start=part_start,
-                                   end=part_end, fps=SAMPLE_FPS))
-        decoded = time.perf_counter()
-        found.extend(pool.detect_many([f.image for f in part]))
-        frames.extend(part)
-        log.debug("camera %s: %s frames decoded in %.2f s, faces found in %.2f s", camera_id,
-                  len(part), decoded - started, time.perf_counter() - decoded)
-    if not frames:
-        return NoCapture(f"no video from the till's camera between {start:%H:%M:%S} and "
-                         f"{end:%H:%M:%S}")
-    return Footage(frames, found)
+    return (_look(settings, db, pool, camera_id=camera_id, start=start, end=swiped_at,
+                  clock=clock)
+            + _look(settings, db, pool, camera_id=camera_id, start=swiped_at + _AFTER,
+                    end=end, clock=clock))
 
 
 _AFTER = timedelta(microseconds=1)  # the swipe's own instant belongs to the part before it
+
+
+def _look(settings: Settings, db: Database | Session, pool: FacePool, *, camera_id: int,
+          start: datetime, end: datetime, clock: Callable[[], datetime]) -> Footage:
+    """Frames from ``start`` to ``end`` once recorded, and the faces in each (in the pool)."""
+    _wait_for_video(end, clock)
+    started = time.perf_counter()
+    frames = list(frames_between(settings, db, camera_id=camera_id, start=start, end=end,
+                                 fps=SAMPLE_FPS))
+    decoded = time.perf_counter()
+    found = pool.detect_many([f.image for f in frames])
+    log.debug("camera %s: %s frames decoded in %.2f s, faces found in %.2f s", camera_id,
+              len(frames), decoded - started, time.perf_counter() - decoded)
+    return Footage(frames, found)
 
 
 def _wait_for_video(until: datetime, clock: Callable[[], datetime]) -> None:
@@ -156,18 +177,35 @@ def _wait_for_video(until: datetime, clock: Callable[[], datetime]) -> None:
         time.sleep(min(left, MAX_VIDEO_WAIT_S))
 
 
+def _shows_counter_well(settings: Settings, before: Footage, *, swiped_at: datetime,
+                        frames_fused: int) -> bool:
+    """Whether the person at the counter is there at the swipe with enough good frames."""
+    track = _counter_track(before, swiped_at=swiped_at)
+    if track is None or (swiped_at - track.last.at).total_seconds() > EARLY_PRESENT_S:
+        return False
+    good = [s for s in track.sightings if not face_quality.problems(
+        s.face.quality, min_face_px=settings.faces.min_face_px)]
+    return len(good) >= frames_fused
+
+
+def _counter_track(footage: Footage, *, swiped_at: datetime) -> tracking.Track | None:
+    if not footage.frames:
+        return None
+    tracks = tracking.link([(f.at, found) for f, found in zip(footage.frames, footage.faces,
+                                                              strict=True)])
+    height, width = footage.frames[0].image.shape[:2]
+    return tracking.counter_track(tracks, frame_times=[f.at for f in footage.frames],
+                                  swiped_at=swiped_at, frame_size=(width, height))
+
+
 def counter_face(settings: Settings, pool: FacePool, footage: Footage, *,
                  swiped_at: datetime, frames_fused: int) -> Outcome:
     """The person at the counter, their best ``frames_fused`` frames embedded and fused."""
-    frames = footage.frames
-    seconds = (frames[-1].at - frames[0].at).total_seconds()
-    tracks = tracking.link([(f.at, found) for f, found in zip(frames, footage.faces,
-                                                              strict=True)])
-    height, width = frames[0].image.shape[:2]
-    track = tracking.counter_track(tracks, frame_times=[f.at for f in frames],
-                                   swiped_at=swiped_at, frame_size=(width, height))
+    track = _counter_track(footage, swiped_at=swiped_at)
     if track is None:
-        return NoCapture(f"no face at the counter in {len(frames)} frames "
+        seconds = (footage.frames[-1].at - footage.frames[0].at).total_seconds() if (
+            footage.frames) else 0.0
+        return NoCapture(f"no face at the counter in {len(footage.frames)} frames "
                          f"({seconds:.1f} s of video)")
     best = [s for s in tracking.best_sightings(track, count=frames_fused)
             if not _too_small(s.face, settings)]
@@ -179,7 +217,7 @@ def counter_face(settings: Settings, pool: FacePool, footage: Footage, *,
     return FaceCapture(
         source=CaptureSource.VIDEO, face=best[0].face,
         descriptor=faces.fuse(embeddings, weights), frames_used=len(best),
-        frames_seen=len(frames), at=best[0].at,
+        frames_seen=len(footage.frames), at=best[0].at,
     )
 
 
