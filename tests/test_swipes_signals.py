@@ -9,10 +9,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
+from swipeguard.api.app import create_app
 from swipeguard.config import Settings, VerificationSettings
 from swipeguard.db import Database
+from swipeguard.faces.pool import FacePool
 from swipeguard.swipes.signals import Channel, LocalChannel, RedisChannel, get_signals
+from swipeguard.swipes.workers import Verifier
+from swipes_support import add_holder, add_till, faceless_jpeg, swipe_body
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -99,3 +104,30 @@ def test_a_configured_broker_gives_redis_channels(settings: Settings) -> None:
 
     assert isinstance(signals.stored, RedisChannel)
     db.dispose()
+
+
+def test_a_verifier_woken_through_redis_answers_a_waiting_till(
+    settings: Settings, sqlite_db: Database,
+) -> None:
+    if not _redis_reachable():
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    brokered = settings.model_copy(update={"verification": VerificationSettings(
+        broker_url=REDIS_URL, decision_deadline_s=20.0)})
+    till = add_till(sqlite_db)
+    add_holder(sqlite_db, settings, card_no="4000000001")
+    stop = threading.Event()
+    with FacePool(workers=1) as pool:
+        verifier = Verifier(brokered, sqlite_db, pool=pool)
+        thread = threading.Thread(target=verifier.run, args=(stop,))
+        thread.start()
+        try:
+            with TestClient(create_app(brokered, sqlite_db)) as client:
+                r = client.post("/api/swipes?wait=true", headers=till.headers, json=swipe_body(
+                    card_no="4000000001", key="redis-1", still=faceless_jpeg()))
+        finally:
+            stop.set()
+            thread.join(20)
+
+    assert isinstance(get_signals(brokered, sqlite_db).stored, RedisChannel)
+    assert r.json()["verdict"] == "not_enrolled" and r.json()["advice"] == "check_id"
+    assert verifier.counts.total_decided() == 1
