@@ -116,6 +116,8 @@ def test_a_verifier_woken_through_redis_answers_a_waiting_till(
     till = add_till(sqlite_db)
     add_holder(sqlite_db, settings, card_no="4000000001")
     stop = threading.Event()
+    signals = get_signals(brokered, sqlite_db)
+    stored, decided = signals.stored.subscribe(), signals.decided.subscribe()
     with FacePool(workers=1) as pool:
         verifier = Verifier(brokered, sqlite_db, pool=pool)
         thread = threading.Thread(target=verifier.run, args=(stop,))
@@ -128,6 +130,10 @@ def test_a_verifier_woken_through_redis_answers_a_waiting_till(
             stop.set()
             thread.join(20)
 
-    assert isinstance(get_signals(brokered, sqlite_db).stored, RedisChannel)
+    swipe_id = r.json()["swipe_id"]
+    assert isinstance(signals.stored, RedisChannel)
     assert r.json()["verdict"] == "not_enrolled" and r.json()["advice"] == "check_id"
     assert verifier.counts.total_decided() == 1
+    assert swipe_id in stored.wait(1.0) and swipe_id in decided.wait(1.0)
+    stored.close()
+    decided.close()
