@@ -254,3 +254,21 @@ def test_a_failing_verification_is_retried_then_shown_to_an_operator(
     assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.NO_FACE]
     with sqlite_db.sessions() as s:
         assert s.scalars(select(Capture)).all() == []
+
+
+def test_a_verifier_outlives_a_database_that_is_away(
+    settings: Settings, caplog: pytest.LogCaptureFixture,
+) -> None:
+    away = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    verifier = Verifier(settings, away, pool=None)
+    stop = threading.Event()
+    thread = threading.Thread(target=verifier.run, args=(stop,))
+
+    thread.start()
+    time.sleep(0.5)
+    stop.set()
+    thread.join(10)
+
+    assert not thread.is_alive()
+    assert "cannot reach the database" in caplog.text
+    away.dispose()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
@@ -27,7 +28,7 @@ from swipeguard.faces.pool import FacePool
 from swipeguard.swipes import flows, service
 from swipeguard.swipes.capture import VIDEO_FLUSH_S
 from swipeguard.swipes.models import Swipe, SwipeState
-from swipeguard.swipes.signals import Signals, get_signals
+from swipeguard.swipes.signals import Signals, Subscription, get_signals
 
 log = logging.getLogger(__name__)
 
@@ -91,20 +92,33 @@ class Verifier:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="verify") as executor:
                 running: set[Future[None]] = set()
                 while not stop.is_set():
-                    running = {f for f in running if not f.done()}
-                    free = self.concurrency - len(running)
-                    claimed = self.claim(free) if free > 0 else []
-                    running.update(executor.submit(self.verify, i) for i in claimed)
-                    if len(claimed) == free:  # busy: look again once one finishes
-                        wait(running, timeout=IDLE_POLL_S, return_when=FIRST_COMPLETED)
-                    else:
-                        subscription.wait(self._idle_wait())
+                    try:
+                        running = self._step(executor, running, subscription)
+                    except SQLAlchemyError as exc:
+                        # The database is away (restarting, locked for long): the swipes
+                        # are safe in it, so wait and look again rather than give up.
+                        log.warning("verifier %s cannot reach the database (%s); retrying "
+                                    "in %.0f s", self.worker_id, exc, IDLE_POLL_S)
+                        stop.wait(IDLE_POLL_S)
         finally:
             subscription.close()
             self.close()
             log.info("verifier %s stopped: %s claimed, %s decided %s, %s failed, %s lost",
                      self.worker_id, self.counts.claimed, self.counts.total_decided(),
                      dict(self.counts.decided), self.counts.failed, self.counts.lost)
+
+    def _step(self, executor: ThreadPoolExecutor, running: set[Future[None]],
+              subscription: Subscription) -> set[Future[None]]:
+        """Starts verifying what can be claimed, then waits for a free slot or for work."""
+        running = {f for f in running if not f.done()}
+        free = self.concurrency - len(running)
+        claimed = self.claim(free) if free > 0 else []
+        running |= {executor.submit(self.verify, i) for i in claimed}
+        if len(claimed) == free:  # busy: look again once one finishes
+            wait(running, timeout=IDLE_POLL_S, return_when=FIRST_COMPLETED)
+        else:
+            subscription.wait(self._idle_wait())
+        return running
 
     def drain(self) -> Counts:
         """Verifies every swipe claimable now (and those that become so meanwhile)."""
@@ -145,7 +159,11 @@ class Verifier:
                                     now=self.clock())
         except Exception as exc:
             log.exception("swipe %s: verification failed", swipe_id)
-            self._failed(swipe_id, exc)
+            try:
+                self._failed(swipe_id, exc)
+            except SQLAlchemyError:
+                # Its claim runs out and the swipe is tried again then.
+                log.exception("swipe %s: could not record the failure", swipe_id)
             return
         with self._lock:
             if recorded is None:
