@@ -261,3 +261,15 @@ def test_signed_in_users_read_swipes_with_their_verdicts(
     assert one.json()["till_name"] == "Pharmacy Till 1 / Till 1"
     assert missing.status_code == 404
 
+
+
+def test_a_still_that_cannot_be_written_stores_nothing_and_asks_for_a_retry(
+    client: TestClient, till: TillKey, holder: int, settings: Settings, sqlite_db: Database,
+) -> None:
+    (settings.data_dir / "stills").write_text("a file where the folder should be")
+
+    r = client.post("/api/swipes", headers=till.headers,
+                    json=swipe_body(card_no=CARD, key="disk", still=faceless_jpeg()))
+
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert _count(sqlite_db) == 0

@@ -74,6 +74,14 @@ def post_swipe(
     except service.IdempotencyConflict as exc:
         return RequestError(status.HTTP_409_CONFLICT, "body.idempotency_key", "conflict",
                             str(exc), swipe_id=exc.swipe_id).response
+    except OSError:
+        # The still could not be written (disk full, volume gone): nothing was stored,
+        # and the till's retry with the same key is safe.
+        log.exception("a swipe from till %s could not be stored", till.id)
+        return JSONResponse({"detail": "the swipe could not be stored now; retry with the "
+                                       "same idempotency key", "errors": []},
+                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "5"})
 
     swipe = stored.swipe
     if swipe.verdict is Verdict.UNKNOWN_CARD:
