@@ -103,6 +103,9 @@ def create(settings: Settings, db: Database, signals: Signals, *, till_id: int,
         if earlier is None:
             raise
         return Stored(earlier, created=False)
+    except BaseException:
+        files.remove(settings, still_path)  # no row points at it: the till will retry
+        raise
 
     log.info("swipe %s stored: till %s card %s%s", swipe.id, till_id, mask_card(new.card_no),
              " (unknown card)" if swipe.verdict is Verdict.UNKNOWN_CARD else "")
