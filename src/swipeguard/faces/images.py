@@ -21,6 +21,10 @@ from swipeguard.faces.types import Image
 
 log = logging.getLogger(__name__)
 
+# A 100-megapixel camera's JPEG is ~50 MB; a larger file is not a photo we can use, and
+# reading it whole would cost its size in memory before the header is even checked.
+MAX_FILE_BYTES = 256 * 1024**2
+
 # Modes Pillow converts to RGB without losing meaning.
 _DIRECT = {"RGB", "L", "1", "CMYK", "YCbCr", "RGBX", "HSV"}
 # Modes with an alpha channel: composited onto white, as a photo on paper would be.
@@ -31,6 +35,9 @@ _WIDE = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 
 def load_image(data: bytes | Path, *, max_pixels: int) -> Image:
     """Decodes a photo to an upright ``(H, W, 3)`` uint8 RGB array."""
+    if isinstance(data, Path) and data.stat().st_size > MAX_FILE_BYTES:
+        raise ImageTooLarge(f"the file is over {MAX_FILE_BYTES // 1024**2} MB; "
+                            "send a smaller photo")
     raw = data.read_bytes() if isinstance(data, Path) else data
     if not raw:
         raise NotAnImage("the file is empty; upload a JPEG or PNG photo")
