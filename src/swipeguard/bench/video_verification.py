@@ -4,9 +4,10 @@ Real clips (the talking heads and the stage clip of the shared samples), each re
 a live FILE camera: the clip's person is enrolled (from an early frame of a talking
 head, from the example portrait for the stage clip), then, each time the clip is at a
 later point, a swipe is posted through the API without a still, first with the person's
-own card and then with another clip's person's card, while a verifier runs. Measured per swipe: CPU
-time of every process (the API and verifier, and the face pool) and the delay from the
-swipe to its verdict, which includes waiting for the video after the swipe.
+own card and then with another clip's person's card, while a verifier runs. Measured
+per swipe: CPU time of every process (the API and verifier, and the face pool) and the
+delay from the swipe to its verdict. The same moments are then judged again from the
+whole window, from the single best frame and fused over ``frames_fused`` frames.
 
 Generated footage (``swipeguard.scenario``: LFW people composited into a counter scene,
 with passers-by and ground truth): every swipe is decided twice from the same detected
@@ -179,7 +180,49 @@ def _real_clips(settings: Settings, db: Database, pool: FacePool, samples: Path,
     finally:
         stop.set()
         thread.join(60)
-    return _real_summary(rows, clips=len(counters), enrolled=len(enrolled))
+    summary = _real_summary(rows, clips=len(counters), enrolled=len(enrolled))
+    summary["single_vs_fused"] = _real_single_vs_fused(settings, db, pool, enrolled)
+    return summary
+
+
+def _real_single_vs_fused(settings: Settings, db: Database, pool: FacePool,
+                          enrolled: list[Station]) -> dict[str, Any]:
+    """The whole window of each clip's swipe moment, judged from 1 and from N frames."""
+    with db.sessions() as s:
+        templates = {c.card_no: _holder(s, c.card_no) for c in enrolled}
+        moments = {c.camera_id: _clip_moment(s, c) for c in enrolled}
+    fused_n = settings.verification.frames_fused
+    tallies = {"single_frame": _Tally(), f"fused_{fused_n}_frames": _Tally()}
+    for i, counter in enumerate(enrolled):
+        other = enrolled[(i + 1) % len(enrolled)]
+        at = moments[counter.camera_id]
+        footage = capture.look(settings, db, pool, camera_id=counter.camera_id, swiped_at=at)
+        for tally, n in zip(tallies.values(), (1, fused_n), strict=True):
+            outcome = capture.counter_face(settings, pool, footage, swiped_at=at,
+                                           frames_fused=n)
+            for card, genuine in ((counter.card_no, True), (other.card_no, False)):
+                if other is counter and not genuine:
+                    continue
+                verdict = judge(holder=templates[card], swiped_at=at, outcome=outcome,
+                                threshold=settings.verification.threshold,
+                                alarm_on_no_face=settings.verification.alarm_on_no_face)
+                tally.add(genuine=genuine, alarmed=verdict.alarm is not None,
+                          distance=verdict.distance)
+    return {name: tally.figures() for name, tally in tallies.items()}
+
+
+def _holder(session: Any, card_no: str | None) -> Holder | None:
+    row = cardholders.get_by_card_no(session, card_no=card_no or "")
+    if row is None:
+        return None
+    return Holder(status=row.status, lost_since=row.lost_since,
+                  template=cardholders.template(session, card_holder_id=row.id))
+
+
+def _clip_moment(session: Any, counter: Station) -> datetime:
+    """A wall-clock time at which the clip is at its swipe point (its last replay start)."""
+    camera = session.get(Camera, counter.camera_id)
+    return camera.replay_started_at + timedelta(seconds=counter.clip.swipe_at)
 
 
 def _set_up_counters(settings: Settings, db: Database, pool: FacePool,
