@@ -67,7 +67,7 @@ def demo(args: argparse.Namespace) -> int:
 @contextmanager
 def _quiet(enabled: bool) -> Iterator[None]:
     """Keeps the per-swipe log lines out of the way while the day is replayed."""
-    loggers = [logging.getLogger(name) for name in ("swipeguard", "alembic")]
+    loggers = [logging.getLogger(name) for name in ("swipeguard", "alembic", "httpx")]
     levels = [lg.level for lg in loggers]
     if enabled:
         for lg in loggers:
