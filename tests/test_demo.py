@@ -15,7 +15,7 @@ from swipeguard.db import Database
 def test_a_small_demo_catches_misuse_spares_holders_and_gets_the_video_case_right(
     samples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["demo", "--no-serve", "--json", "--people", "8", "--samples", str(samples),
+    code = main(["demo", "--no-serve", "--json", "--people", "6", "--samples", str(samples),
                  "--data-dir", str(tmp_path / "demo")])
 
     summary = json.loads(capsys.readouterr().out)
