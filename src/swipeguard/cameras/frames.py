@@ -8,6 +8,7 @@ window is decoded straight from its source at the replay position.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,10 +46,11 @@ def frames_between(
     if fps is not None and fps <= 0:
         raise ValueError("fps must be positive")
     camera, segments = _lookup(store, camera_id=camera_id, start=start, end=end)
+    step = 1.0 / fps if fps else 0.0
     if segments:
-        decoded = _from_segments(settings.data_dir, segments, start, end)
+        decoded = _from_segments(settings.data_dir, segments, start, end, step)
     elif camera.source_kind is SourceKind.FILE:
-        decoded = _from_replay(camera, start, end)
+        decoded = _from_replay(camera, start, end, step)
     else:
         log.info("camera %s has no video between %s and %s", camera_id, start, end)
         return
@@ -81,39 +83,47 @@ def _sample(frames: Iterable[Frame], fps: float | None) -> Iterator[Frame]:
 
 
 def _from_segments(
-    data_dir: Path, segments: list[Segment], start: datetime, end: datetime,
+    data_dir: Path, segments: list[Segment], start: datetime, end: datetime, step: float,
 ) -> Iterator[Frame]:
     for segment in segments:
         path = data_dir / segment.path
         offset = (start - segment.started_at).total_seconds()
         until = (end - segment.started_at).total_seconds()
-        for t, image in decode(path, seek_to=offset, until=until):
+        for t, image in decode(path, seek_to=offset, until=until, step=step):
             at = segment.started_at + timedelta(seconds=t)
             if at >= start:
                 yield Frame(at=at, image=image)
 
 
-def _from_replay(camera: Camera, start: datetime, end: datetime) -> Iterator[Frame]:
+def _from_replay(
+    camera: Camera, start: datetime, end: datetime, step: float,
+) -> Iterator[Frame]:
     if camera.replay_started_at is None:
         raise ValueError(f"camera {camera.id} replays a file but has no replay_started_at")
     timeline = replay.timeline(camera.source, camera.replay_started_at)
     loop, t = timeline.position(start)
     while timeline.wall(loop, timeline.origin) <= end:
         until = timeline.origin + (end - timeline.wall(loop, timeline.origin)).total_seconds()
-        for media_t, image in decode(Path(camera.source), seek_to=t, until=until):
+        for media_t, image in decode(Path(camera.source), seek_to=t, until=until, step=step):
             at = timeline.wall(loop, media_t)
             if at >= start:
                 yield Frame(at=at, image=image)
         loop, t = loop + 1, timeline.origin
 
 
-def decode(path: Path, *, seek_to: float, until: float) -> Iterator[tuple[float, np.ndarray]]:
-    """(media time, RGB image) of the video frames from ``seek_to`` up to ``until`` seconds.
+def decode(
+    path: Path, *, seek_to: float, until: float, step: float = 0.0,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(media time, RGB image) of the video frames from ``seek_to`` up to ``until`` seconds,
+    at least ``step`` seconds apart.
 
-    Starts at the keyframe before ``seek_to``; a truncated tail (an open or crashed
-    segment) ends the frames instead of raising.
+    Decoding starts at the keyframe before ``seek_to``; only the frames kept are converted
+    to RGB (the conversion costs as much as the decoding). A truncated tail (an open or
+    crashed segment) ends the frames instead of raising.
     """
     limit = until + 1e-6  # wall times are kept to the microsecond
+    first = seek_to - 1e-6
+    last = -math.inf
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -125,6 +135,9 @@ def decode(path: Path, *, seek_to: float, until: float) -> Iterator[tuple[float,
                     continue
                 if frame.time > limit:
                     return
+                if frame.time < first or frame.time - last < step:
+                    continue
+                last = frame.time
                 yield frame.time, frame.to_ndarray(format="rgb24")
     except FileNotFoundError:
         log.warning("segment file %s is missing; run retention or repair to fix the index",
