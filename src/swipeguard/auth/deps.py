@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
-from swipeguard.api.deps import DbSession
+from swipeguard.api.deps import DbSession, get_db
 from swipeguard.auth import service
 from swipeguard.auth.models import Role, User
 from swipeguard.facilities.models import Till
@@ -38,10 +38,15 @@ def require_user(*roles: Role) -> Callable[..., User]:
 
 
 def current_till(
-    session: DbSession,
+    request: Request,
     x_api_key: str | None = Header(default=None, alias="X-API-Key"),
 ) -> Till:
-    till = service.till_for_key(session, api_key=x_api_key) if x_api_key else None
+    """The till owning the API key. Its session closes at once: a till's pre-payment check
+    may wait seconds for a verdict and must not hold a database connection meanwhile."""
+    till = None
+    if x_api_key:
+        with get_db(request).transaction() as session:
+            till = service.till_for_key(session, api_key=x_api_key)
     if till is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid till API key is required",
                             headers={"WWW-Authenticate": "ApiKey"})
