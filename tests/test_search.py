@@ -96,7 +96,7 @@ def test_a_deleted_index_is_rebuilt_from_the_database(
     assert again.captures.search(people[0][1], 1)[0][0].distance == pytest.approx(0, abs=1e-5)
 
 
-def test_a_damaged_or_stale_index_is_rebuilt(
+def test_a_damaged_index_or_one_that_disagrees_with_the_database_is_rebuilt(
     city: City, settings: Settings, sqlite_db: Database, people: People,
 ) -> None:
     first = FaceSearch(settings, sqlite_db)
@@ -107,7 +107,7 @@ def test_a_damaged_or_stale_index_is_rebuilt(
         s.execute(delete(Capture).where(Capture.id == 1))
 
     again = FaceSearch(settings, sqlite_db)
-    [captures, enrolled] = again.sync()
+    [captures, enrolled] = again.sync(check=True)
 
     assert captures.rebuilt and captures.size == 4 * len(people) - 1
     assert 1 not in set(again.captures.ids().tolist())

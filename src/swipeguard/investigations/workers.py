@@ -85,7 +85,7 @@ class FaceIndexer(_Polling):
         super().__init__(settings, db)
         self.search = open_search(settings, db)
         self._saved_at = time.monotonic()
-        self._checked_at = time.monotonic()
+        self._checked_at = -CHECK_EVERY_S  # check against the database on the first step
 
     def step(self) -> int:
         check = time.monotonic() - self._checked_at > CHECK_EVERY_S
