@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"city": _ensure_city(db, settings, model, faces, args.captures)}
     try:
         result["timing"] = timing_case(db, settings, faces)
-        result["top1"] = top1_cases(db, settings, faces, args.cases)
+        if args.cases:
+            result["top1"] = top1_cases(db, settings, faces, args.cases)
     finally:
         db.dispose()
     if not args.no_grouping:
