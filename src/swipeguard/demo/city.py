@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +32,23 @@ FACILITIES = [
     ("Market Street Pharmacy", FacilityKind.PHARMACY, "Old Town"),
 ]
 TILLS_PER_FACILITY = 2
+TILLS = len(FACILITIES) * TILLS_PER_FACILITY
 ADMIN = "demo-admin"
+
+
+class Footage(enum.StrEnum):
+    """What a till's counter camera plays."""
+
+    SAMPLE_CLIP = "sample_clip"  # the real clip of two people at a counter
+    GENERATED = "generated"  # scenario footage of enrolled people, swipes without stills
+    TALKING_HEAD = "talking_head"  # a real talking-head clip; its swipes send stills
+
+
+@dataclass(frozen=True)
+class CameraPlan:
+    source: Path
+    replay_started_at: datetime
+    footage: Footage
 
 
 @dataclass(frozen=True)
@@ -40,41 +58,59 @@ class DemoTill:
     name: str
     api_key: str
     camera_id: int | None
+    footage: Footage
+    source: str  # the file's name, for the summary
 
 
 @dataclass(frozen=True)
 class City:
     tills: list[DemoTill]
-    video_till: DemoTill  # its camera replays the sample clip
     console_user: str
     console_password: str
 
+    @property
+    def video_till(self) -> DemoTill:
+        """The till whose camera replays the sample clip."""
+        return next(t for t in self.tills if t.footage is Footage.SAMPLE_CLIP)
 
-def build_city(session: Session, *, clip: Path, talking_heads: list[Path],
-               replay_started_at: datetime, rng: random.Random) -> City:
-    """Facilities with two tills each; the first till of each has a camera over it."""
+    def tills_on(self, footage: Footage) -> list[DemoTill]:
+        return [t for t in self.tills if t.footage is footage]
+
+
+def build_city(session: Session, *, cameras: Sequence[CameraPlan],
+               rng: random.Random) -> City:
+    """Facilities with two tills each, every till with its own counter camera.
+
+    ``cameras`` are the tills' cameras in order (facility by facility), ``TILLS`` of them.
+    """
+    if len(cameras) != TILLS:
+        raise ValueError(f"the city has {TILLS} tills; {len(cameras)} cameras were given")
     tills: list[DemoTill] = []
-    for index, (name, kind, district) in enumerate(FACILITIES):
+    plans = iter(cameras)
+    for name, kind, district in FACILITIES:
         facility = facilities.create_facility(
             session, name=name, kind=kind, district=district,
             latitude=round(CENTRE[0] + rng.uniform(-SPREAD, SPREAD), 5),
             longitude=round(CENTRE[1] + rng.uniform(-SPREAD, SPREAD), 5),
         )
-        # The first facility's counter camera plays the sample clip; the others replay
-        # talking-head clips, so every camera in the console has something to show.
-        source = clip if index == 0 else talking_heads[index % len(talking_heads)]
-        camera = facilities.create_camera(
-            session, facility_id=facility.id, name=f"{name} counter",
-            source_kind=SourceKind.FILE, source=str(source.resolve()),
-            replay_started_at=replay_started_at,
-        )
         for number in range(1, TILLS_PER_FACILITY + 1):
-            till, key = facilities.create_till(
-                session, facility_id=facility.id, name=f"Till {number}",
-                camera_id=camera.id if number == 1 else None,
+            plan = next(plans)
+            camera = facilities.create_camera(
+                session, facility_id=facility.id, name=f"{name} till {number} counter",
+                source_kind=SourceKind.FILE, source=str(plan.source.resolve()),
+                replay_started_at=plan.replay_started_at,
             )
-            tills.append(DemoTill(till.id, name, till.name, key, till.camera_id))
+            till, key = facilities.create_till(
+                session, facility_id=facility.id, name=f"Till {number}", camera_id=camera.id)
+            tills.append(DemoTill(till.id, name, till.name, key, till.camera_id,
+                                  plan.footage, _label(plan)))
     password = new_token()[:20]
     auth.create_user(session, username=ADMIN, password=password, role=Role.ADMIN)
-    return City(tills=tills, video_till=tills[0], console_user=ADMIN,
-                console_password=password)
+    return City(tills=tills, console_user=ADMIN, console_password=password)
+
+
+def _label(plan: CameraPlan) -> str:
+    """The camera's file as the summary names it (generated files by their folder)."""
+    if plan.footage is Footage.GENERATED:
+        return f"{plan.source.parent.name}/{plan.source.name}"
+    return plan.source.name

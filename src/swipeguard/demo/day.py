@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image as PILImage
 
-from swipeguard.demo.city import City, DemoTill
+from swipeguard.demo.city import City, DemoTill, Footage
 from swipeguard.demo.people import Holder, Person
 
 
@@ -23,10 +23,15 @@ class Kind(enum.StrEnum):
     UNKNOWN_CARD = "unknown_card"  # a card number not in the register
     VIDEO_HOLDER = "video_holder"  # no still: the holder is at the counter on video
     VIDEO_OTHER_CARD = "video_other_card"  # same moment, another holder's card
+    # Generated footage, no still: who is at the counter comes from the generator's timeline.
+    FOOTAGE_HOLDER = "footage_holder"  # the card's holder is at the counter
+    FOOTAGE_OTHER_CARD = "footage_other_card"  # someone else at the counter uses the card
+    FOOTAGE_NOBODY = "footage_nobody"  # the card is swiped with nobody at the counter
 
 
-MISUSE = {Kind.SOMEONE_ELSE, Kind.NO_FACE, Kind.LOST_CARD, Kind.VIDEO_OTHER_CARD}
-GENUINE = {Kind.GENUINE, Kind.VIDEO_HOLDER}
+MISUSE = {Kind.SOMEONE_ELSE, Kind.NO_FACE, Kind.LOST_CARD, Kind.VIDEO_OTHER_CARD,
+          Kind.FOOTAGE_OTHER_CARD, Kind.FOOTAGE_NOBODY}
+GENUINE = {Kind.GENUINE, Kind.VIDEO_HOLDER, Kind.FOOTAGE_HOLDER}
 
 # Shares of the day's swipes beside one genuine swipe per holder.
 SOMEONE_ELSE_SHARE = 0.3
@@ -66,9 +71,13 @@ def counts(people: int) -> dict[Kind, int]:
 
 
 def plan_day(*, city: City, cast: Cast, start: datetime, end: datetime, video_at: datetime,
-             rng: random.Random) -> list[PlannedSwipe]:
-    """The day's swipes in time order; the two video swipes happen at ``video_at``."""
-    still_tills = [t for t in city.tills if t is not city.video_till]
+             rng: random.Random, filmed: list[PlannedSwipe] = ()) -> list[PlannedSwipe]:
+    """The day's swipes in time order; the two video swipes happen at ``video_at``.
+
+    Swipes with stills go to the talking-head tills; ``filmed`` (the generated tills'
+    swipes) join the day as they are.
+    """
+    still_tills = city.tills_on(Footage.TALKING_HEAD)
     strangers = iter(cast.strangers)
     plan: list[tuple[Kind, str, bytes]] = []
     for holder in cast.holders:
@@ -97,7 +106,7 @@ def plan_day(*, city: City, cast: Cast, start: datetime, end: datetime, video_at
                          (Kind.VIDEO_OTHER_CARD, cast.video_other)):
         swipes.append(PlannedSwipe(kind, city.video_till, holder.card_no, video_at,
                                    _amount(rng), f"demo-video-{kind.value}", None))
-    return sorted(swipes, key=lambda s: s.swiped_at)
+    return sorted([*swipes, *filmed], key=lambda s: s.swiped_at)
 
 
 def _photo(person: Person, index: int) -> bytes:

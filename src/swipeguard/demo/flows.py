@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import multiprocessing
 import random
 import threading
 import time
 import warnings
-from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from swipeguard.alarms.models import Alarm
 from swipeguard.api.app import create_app
 from swipeguard.cameras import replay
 from swipeguard.cardholders import service as cardholders
@@ -31,10 +31,21 @@ from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
 from swipeguard.demo import day as days
-from swipeguard.demo.city import City, build_city
+from swipeguard.demo import footage
+from swipeguard.demo.city import TILLS, TILLS_PER_FACILITY, CameraPlan, City, Footage, build_city
 from swipeguard.demo.day import Cast, Kind, PlannedSwipe, plan_day
-from swipeguard.demo.people import Person, enrol, lfw_people, pick_enrollable, shuffled
+from swipeguard.demo.people import (
+    Holder,
+    Person,
+    enrol,
+    lfw_people,
+    pick_enrollable,
+    shuffled,
+)
+from swipeguard.demo.summary import Posted, summarize
 from swipeguard.faces.pool import FacePool
+from swipeguard.scenario import Expected, Scenario
+from swipeguard.scenario.errors import ScenarioError
 from swipeguard.swipes.models import Swipe, SwipeState
 from swipeguard.swipes.workers import Verifier
 
@@ -47,6 +58,8 @@ PORTRAITS = ("lin-manuel-miranda.png", "alex-lacamoire.png")
 DAY_HOURS = 10.0
 VERDICT_TIMEOUT_S = 300.0
 FIRST_CARD = 880_000_000_001
+# The filmed people's cards start here, clear of the LFW holders' and portraits' cards.
+FILMED_CARDS = 500_000
 
 
 class DemoError(RuntimeError):
@@ -75,13 +88,6 @@ class Samples:
         return samples
 
 
-@dataclass(frozen=True)
-class Posted:
-    planned: PlannedSwipe
-    swipe_id: int
-    status: int
-
-
 def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
         seed: int) -> dict[str, Any]:
     """Builds the city, replays the day and returns the summary."""
@@ -93,23 +99,120 @@ def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
     start, end = now - timedelta(hours=DAY_HOURS), now - timedelta(minutes=10)
     video_at = _moment_in_clip(samples.clip, replay_started_at=start,
                                near=start + (end - start) / 2)
+    timing: dict[str, float] = {}
 
-    with db.transaction() as session:
-        city = build_city(session, clip=samples.clip, talking_heads=samples.talking_heads,
-                          replay_started_at=start, rng=rng)
-    with FacePool(settings.faces) as pool:
-        cast = _cast(settings, db, pool, samples, people=people, rng=rng, lost_since=start)
-        plan = plan_day(city=city, cast=cast, start=start, end=end, video_at=video_at, rng=rng)
-        enrolled_s = time.perf_counter() - started
+    with FacePool(settings.faces) as pool, ProcessPoolExecutor(
+            footage.GENERATED_TILLS, mp_context=multiprocessing.get_context("spawn"),
+    ) as renderer:
+        plans = _footage_plans(settings, pool, samples, start=start, end=end, seed=seed)
+        rendering = footage.start_rendering(plans, renderer)
+        with db.transaction() as session:
+            city = build_city(session, cameras=_cameras(samples, plans, start=start), rng=rng)
+        filmed_names = {footage.as_person(p).name for plan in plans for p in plan.people}
+        cast = _cast(settings, db, pool, samples, people=people, rng=rng, lost_since=start,
+                     exclude=filmed_names)
+        filmed_holders = _enrol_filmed(settings, db, pool, plans,
+                                       first_card=FIRST_CARD + FILMED_CARDS)
+        timing["enrolment"] = time.perf_counter() - started
+        scenarios = _rendered(rendering)
+        timing["footage"] = time.perf_counter() - started
+        filmed = _filmed_swipes(city, scenarios, filmed_holders, rng)
+        plan = plan_day(city=city, cast=cast, start=start, end=end, video_at=video_at,
+                        rng=rng, filmed=filmed)
+        _record(settings, db, city, plan)
+        timing["recording"] = time.perf_counter() - started
         posted = _replay(settings, db, pool, city, plan)
-    summary = summarize(db, posted)
-    summary["timing_s"] = {"enrolment": round(enrolled_s, 1),
-                           "total": round(time.perf_counter() - started, 1)}
+    timing["verdicts"] = time.perf_counter() - started
+    summary = summarize(settings, db, posted, city)
+    timing["total"] = time.perf_counter() - started
+    summary["timing_s"] = {k: round(v, 1) for k, v in timing.items()}
     summary["console"] = {"user": city.console_user, "password": city.console_password}
     summary["tills"] = [{"facility": t.facility, "till": t.name, "till_id": t.till_id,
-                         "api_key": t.api_key, "camera": t.camera_id is not None}
+                         "api_key": t.api_key, "camera": t.camera_id is not None,
+                         "footage": t.footage.value, "source": t.source}
                         for t in city.tills]
     return summary
+
+
+def _footage_plans(settings: Settings, pool: FacePool, samples: Samples, *, start: datetime,
+                   end: datetime, seed: int) -> list[footage.FootagePlan]:
+    """Who each generated till films, and when in the day its footage plays."""
+    rng = random.Random(f"{seed}-footage")
+    people = footage.pick_people(pool, samples.lfw, exclude=set(), rng=rng,
+                                 count=footage.GENERATED_TILLS * footage.PEOPLE_PER_TILL)
+    span = end - start
+    per = footage.PEOPLE_PER_TILL
+    return [
+        footage.FootagePlan(
+            people=people[k * per:(k + 1) * per],
+            out_dir=settings.data_dir / "footage" / f"cam-{k + 1:02d}",
+            # Spread over the day, clear of the sample clip's moment in the middle.
+            started_at=(start + span * (k + 1) / (footage.GENERATED_TILLS + 2)).replace(
+                microsecond=0),
+            seed=seed * 100 + k + 1,
+        )
+        for k in range(footage.GENERATED_TILLS)
+    ]
+
+
+def _rendered(rendering: list[Future[Scenario]]) -> list[Scenario]:
+    try:
+        return [f.result() for f in rendering]
+    except (ScenarioError, ValueError) as exc:
+        # The generator cannot draw every seeded scene; another --seed draws another.
+        raise DemoError(f"the counter footage could not be generated ({exc}); "
+                        "try another --seed") from exc
+
+
+def _cameras(samples: Samples, plans: list[footage.FootagePlan], *,
+             start: datetime) -> list[CameraPlan]:
+    """A camera per till: the sample clip first, generated footage at the first till of
+    the next facilities, and talking-head clips with sound at the others."""
+    voiced = [p for p in samples.talking_heads if footage.playable_with_sound(p)]
+    cameras = [CameraPlan(samples.clip, start, Footage.SAMPLE_CLIP)]
+    generated = iter(plans)
+    for index in range(1, TILLS):
+        plan = next(generated, None) if index % TILLS_PER_FACILITY == 0 else None
+        if plan is not None:
+            cameras.append(CameraPlan(plan.out_dir / "footage.mp4", plan.started_at,
+                                      Footage.GENERATED))
+        else:
+            cameras.append(CameraPlan(voiced[index % len(voiced)], start, Footage.TALKING_HEAD))
+    return cameras
+
+
+def _enrol_filmed(settings: Settings, db: Database, pool: FacePool,
+                  plans: list[footage.FootagePlan], *, first_card: int) -> dict[str, Holder]:
+    """Enrols the filmed people from the photos kept out of the footage, by footage name."""
+    filmed = [p for plan in plans for p in plan.people]
+    holders = enrol(settings, db, pool, people=[footage.as_person(p) for p in filmed],
+                    first_card=first_card)
+    return {p.name: h for p, h in zip(filmed, holders, strict=True)}
+
+
+FILMED_KINDS = {Expected.MATCH: Kind.FOOTAGE_HOLDER, Expected.MISMATCH: Kind.FOOTAGE_OTHER_CARD,
+                Expected.NO_FACE: Kind.FOOTAGE_NOBODY}
+
+
+def _filmed_swipes(city: City, scenarios: list[Scenario], holders: dict[str, Holder],
+                   rng: random.Random) -> list[PlannedSwipe]:
+    """The generated tills' swipes at the footage's swipe times, without a still."""
+    tills = city.tills_on(Footage.GENERATED)
+    return [
+        PlannedSwipe(FILMED_KINDS[truth.expected], till, holders[truth.card_holder].card_no,
+                     footage.swipe_wall_time(scenario, truth.at), truth.amount,
+                     f"demo-filmed-{till.till_id}-{truth.index:03d}", None)
+        for till, scenario in zip(tills, scenarios, strict=True)
+        for truth in scenario.swipes
+    ]
+
+
+def _record(settings: Settings, db: Database, city: City, plan: list[PlannedSwipe]) -> None:
+    """Records every till's camera around each of its swipes, before they are posted."""
+    for till in city.tills:
+        times = [p.swiped_at for p in plan if p.till is till]
+        if till.camera_id is not None and times:
+            footage.record_around(settings, db, camera_id=till.camera_id, times=times)
 
 
 def _require_empty(db: Database) -> None:
@@ -128,11 +231,12 @@ def _moment_in_clip(clip: Path, *, replay_started_at: datetime, near: datetime) 
 
 
 def _cast(settings: Settings, db: Database, pool: FacePool, samples: Samples, *,
-          people: int, rng: random.Random, lost_since: datetime) -> Cast:
+          people: int, rng: random.Random, lost_since: datetime, exclude: set[str]) -> Cast:
     """Enrols the holders (some of whose cards are then reported lost) and picks strangers."""
     lost_count = days.counts(people)[Kind.LOST_CARD]
-    chosen = pick_enrollable(pool, shuffled(lfw_people(samples.lfw, min_photos=2), rng),
-                             people + lost_count)
+    candidates = (p for p in shuffled(lfw_people(samples.lfw, min_photos=2), rng)
+                  if p.name not in exclude)
+    chosen = pick_enrollable(pool, candidates, people + lost_count)
     holders = enrol(settings, db, pool, people=chosen, first_card=FIRST_CARD)
     portrayed = [Person(p.stem.replace("-", " ").title(), (p,)) for p in samples.portraits]
     video_holder, video_other = enrol(settings, db, pool, people=portrayed,
@@ -142,7 +246,7 @@ def _cast(settings: Settings, db: Database, pool: FacePool, samples: Samples, *,
         for holder in lost:
             cardholders.report_lost(session, card_holder_id=holder.card_holder_id,
                                     since=lost_since, actor="demo")
-    taken = {p.name for p in chosen}
+    taken = {p.name for p in chosen} | exclude
     wanted = sum(days.counts(people).values()) + 1
     strangers = [p for p in shuffled(lfw_people(samples.lfw, min_photos=1), rng)
                  if p.name not in taken][:wanted]
@@ -192,54 +296,3 @@ def _wait_for_verdicts(db: Database, *, timeout: float) -> None:
         time.sleep(0.2)
     log.warning("demo: swipes still undecided after %.0f s; the summary counts them as missed",
                 timeout)
-
-
-def summarize(db: Database, posted: list[Posted]) -> dict[str, Any]:
-    """Verdicts and alarms against the truth of the day."""
-    with db.sessions() as session:
-        swipes = {s.id: s for s in session.scalars(select(Swipe))}
-        alarms = session.scalars(select(Alarm)).all()
-    alarmed = {a.swipe_id for a in alarms}
-    misuse = [p for p in posted if p.planned.kind in days.MISUSE]
-    genuine = [p for p in posted if p.planned.kind in days.GENUINE]
-    caught = sum(p.swipe_id in alarmed for p in misuse)
-    false_alarms = sum(p.swipe_id in alarmed for p in genuine)
-    by_kind: dict[str, Counter[str]] = {}
-    for p in posted:
-        verdict = swipes[p.swipe_id].verdict
-        outcome = verdict.value if verdict else "pending"
-        by_kind.setdefault(p.planned.kind.value, Counter())[outcome] += 1
-    return {
-        "swipes": len(posted),
-        "verdicts": dict(Counter(s.verdict.value if s.verdict else "pending"
-                                 for s in swipes.values())),
-        "alarms": dict(Counter(a.kind.value for a in alarms)),
-        "truth": {kind: dict(verdicts) for kind, verdicts in sorted(by_kind.items())},
-        "misuse": {"swipes": len(misuse), "caught": caught,
-                   "share_caught": round(caught / len(misuse), 4) if misuse else None},
-        "genuine": {"swipes": len(genuine), "falsely_alarmed": false_alarms,
-                    "share_falsely_alarmed": round(false_alarms / len(genuine), 4)
-                    if genuine else None},
-        "video_case": _video_case(posted, swipes, alarms),
-    }
-
-
-def _video_case(posted: list[Posted], swipes: dict[int, Swipe],
-                alarms: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in posted:
-        if p.planned.kind not in (Kind.VIDEO_HOLDER, Kind.VIDEO_OTHER_CARD):
-            continue
-        swipe = swipes[p.swipe_id]
-        out[p.planned.kind.value] = {
-            "swipe_id": swipe.id, "verdict": swipe.verdict.value if swipe.verdict else None,
-            "distance": round(swipe.distance, 3) if swipe.distance is not None else None,
-            "reason": swipe.reason,
-            "alarms": [a.kind.value for a in alarms if a.swipe_id == swipe.id],
-        }
-    holder, other = out.get(Kind.VIDEO_HOLDER.value), out.get(Kind.VIDEO_OTHER_CARD.value)
-    out["as_expected"] = bool(
-        holder and other and holder["verdict"] == "verified" and not holder["alarms"]
-        and other["verdict"] == "mismatch" and other["alarms"] == ["mismatch"]
-    )
-    return out
