@@ -101,12 +101,21 @@ def render(summary: dict[str, Any]) -> str:
         if case:
             lines.append(f"  {kind}: {case['verdict']} ({case['reason']}); "
                          f"alarms: {', '.join(case['alarms']) or 'none'}")
+    verified, clips = summary["video_verified"], summary["clips"]
+    lines.append(f"swipes without a still, decided from recorded video: "
+                 f"{verified['decided']}/{verified['swipes']} "
+                 f"(a face found in the video for {verified['face_from_video']})")
+    lines.append(f"clips: {clips['with_clip']}/{clips['swipes']} swipes have one, "
+                 f"{clips['with_sound']} with sound")
+    lines.append("counter cameras:")
+    for footage, entry in summary["footage"].items():
+        lines.append(f"  {footage} ({entry['swipes']} swipes): " + "; ".join(entry["tills"]))
     console = summary["console"]
     lines.append(f"console: {console['url']}  user {console['user']}  "
                  f"password {console['password']}")
     lines.append("till API keys:")
-    lines.extend(f"  {t['facility']} / {t['till']} (till {t['till_id']}"
-                 f"{', camera' if t['camera'] else ''}): {t['api_key']}"
+    lines.extend(f"  {t['facility']} / {t['till']} (till {t['till_id']}, "
+                 f"{t['footage']} camera): {t['api_key']}"
                  for t in summary["tills"])
     return "\n".join(lines)
 
