@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,23 @@ def test_a_small_demo_catches_misuse_spares_holders_and_gets_the_video_case_righ
     assert summary["verdicts"].get("pending", 0) == 0
     assert summary["alarms"]["lost_card"] == summary["truth"]["lost_card"]["card_lost"]
     assert len(summary["console"]["password"]) >= 10 and summary["tills"][0]["api_key"]
+    assert_every_swipe_has_a_recorded_clip_with_sound(summary)
+
+
+def assert_every_swipe_has_a_recorded_clip_with_sound(summary: dict[str, Any]) -> None:
+    footage = summary["footage"]
+    assert set(footage) == {"sample_clip", "generated", "talking_head"}
+    assert len(footage["generated"]["tills"]) == 2 and footage["generated"]["swipes"] >= 6
+    assert all(t["camera"] for t in summary["tills"])
+    assert summary["clips"] == {"swipes": summary["swipes"], "with_clip": summary["swipes"],
+                                "with_sound": summary["swipes"]}
+    # Generated tills send no still: their verdicts come from the recorded footage.
+    filmed = sum(n for kind, v in summary["truth"].items() if kind.startswith("footage_")
+                 for n in v.values())
+    assert filmed == footage["generated"]["swipes"]
+    verified = summary["video_verified"]
+    assert verified["swipes"] == filmed + 2 and verified["decided"] == verified["swipes"]
+    assert summary["truth"]["footage_holder"].get("verified", 0) >= 1
 
 
 def test_the_demo_refuses_a_database_in_use(
