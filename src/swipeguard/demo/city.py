@@ -110,7 +110,11 @@ def build_city(session: Session, *, cameras: Sequence[CameraPlan],
 
 
 def _label(plan: CameraPlan) -> str:
-    """The camera's file as the summary names it (generated files by their folder)."""
+    """The camera's file as the summary names it: generated files by their folder, and
+    talking-head clips by their folder and number (their names may name a person)."""
     if plan.footage is Footage.GENERATED:
-        return f"{plan.source.parent.name}/{plan.source.name}"
+        return f"footage/{plan.source.parent.name}/{plan.source.name}"
+    if plan.footage is Footage.TALKING_HEAD:
+        clips = sorted(plan.source.parent.glob("*.mp4"))
+        return f"{plan.source.parent.name} clip {clips.index(plan.source) + 1}"
     return plan.source.name

@@ -109,7 +109,8 @@ def render(summary: dict[str, Any]) -> str:
                  f"{clips['with_sound']} with sound")
     lines.append("counter cameras:")
     for footage, entry in summary["footage"].items():
-        lines.append(f"  {footage} ({entry['swipes']} swipes): " + "; ".join(entry["tills"]))
+        lines.append(f"  {footage} ({entry['swipes']} swipes):")
+        lines.extend(f"    {till}" for till in entry["tills"])
     console = summary["console"]
     lines.append(f"console: {console['url']}  user {console['user']}  "
                  f"password {console['password']}")

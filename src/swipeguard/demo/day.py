@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import io
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,7 +72,7 @@ def counts(people: int) -> dict[Kind, int]:
 
 
 def plan_day(*, city: City, cast: Cast, start: datetime, end: datetime, video_at: datetime,
-             rng: random.Random, filmed: list[PlannedSwipe] = ()) -> list[PlannedSwipe]:
+             rng: random.Random, filmed: Sequence[PlannedSwipe] = ()) -> list[PlannedSwipe]:
     """The day's swipes in time order; the two video swipes happen at ``video_at``.
 
     Swipes with stills go to the talking-head tills; ``filmed`` (the generated tills'

@@ -99,7 +99,7 @@ def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
     start, end = now - timedelta(hours=DAY_HOURS), now - timedelta(minutes=10)
     video_at = _moment_in_clip(samples.clip, replay_started_at=start,
                                near=start + (end - start) / 2)
-    timing: dict[str, float] = {}
+    timing: dict[str, float] = {}  # seconds from the start at which each stage ended
 
     with FacePool(settings.faces) as pool, ProcessPoolExecutor(
             footage.GENERATED_TILLS, mp_context=multiprocessing.get_context("spawn"),
@@ -116,7 +116,7 @@ def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
         timing["enrolment"] = time.perf_counter() - started
         scenarios = _rendered(rendering)
         timing["footage"] = time.perf_counter() - started
-        filmed = _filmed_swipes(city, scenarios, filmed_holders, rng)
+        filmed = _filmed_swipes(city, scenarios, filmed_holders)
         plan = plan_day(city=city, cast=cast, start=start, end=end, video_at=video_at,
                         rng=rng, filmed=filmed)
         _record(settings, db, city, plan)
@@ -138,7 +138,7 @@ def _footage_plans(settings: Settings, pool: FacePool, samples: Samples, *, star
                    end: datetime, seed: int) -> list[footage.FootagePlan]:
     """Who each generated till films, and when in the day its footage plays."""
     rng = random.Random(f"{seed}-footage")
-    people = footage.pick_people(pool, samples.lfw, exclude=set(), rng=rng,
+    people = footage.pick_people(pool, samples.lfw, rng=rng,
                                  count=footage.GENERATED_TILLS * footage.PEOPLE_PER_TILL)
     span = end - start
     per = footage.PEOPLE_PER_TILL
@@ -166,8 +166,7 @@ def _rendered(rendering: list[Future[Scenario]]) -> list[Scenario]:
 
 def _cameras(samples: Samples, plans: list[footage.FootagePlan], *,
              start: datetime) -> list[CameraPlan]:
-    """A camera per till: the sample clip first, generated footage at the first till of
-    the next facilities, and talking-head clips with sound at the others."""
+    """A camera per till: the sample clip, generated footage, then talking heads with sound."""
     voiced = [p for p in samples.talking_heads if footage.playable_with_sound(p)]
     cameras = [CameraPlan(samples.clip, start, Footage.SAMPLE_CLIP)]
     generated = iter(plans)
@@ -194,8 +193,8 @@ FILMED_KINDS = {Expected.MATCH: Kind.FOOTAGE_HOLDER, Expected.MISMATCH: Kind.FOO
                 Expected.NO_FACE: Kind.FOOTAGE_NOBODY}
 
 
-def _filmed_swipes(city: City, scenarios: list[Scenario], holders: dict[str, Holder],
-                   rng: random.Random) -> list[PlannedSwipe]:
+def _filmed_swipes(city: City, scenarios: list[Scenario],
+                   holders: dict[str, Holder]) -> list[PlannedSwipe]:
     """The generated tills' swipes at the footage's swipe times, without a still."""
     tills = city.tills_on(Footage.GENERATED)
     return [

@@ -58,10 +58,10 @@ class FootagePlan:
     seed: int
 
 
-def pick_people(pool: FacePool, lfw: Path, *, exclude: set[str], count: int,
+def pick_people(pool: FacePool, lfw: Path, *, count: int,
                 rng: random.Random) -> list[PersonPhotos]:
     """People of the development pairs whose enrolment photo enrols and who can be drawn."""
-    candidates = [p for p in people_from_pairs(lfw) if p.name.replace("_", " ") not in exclude]
+    candidates = people_from_pairs(lfw)
     rng.shuffle(candidates)
     chosen: list[PersonPhotos] = []
     for person in candidates:
