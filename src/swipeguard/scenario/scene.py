@@ -136,6 +136,8 @@ def _draw_products(
         ph = int(rng.integers(height // 3, height - 2))
         colour = _PRODUCT_COLOURS[int(rng.integers(len(_PRODUCT_COLOURS)))]
         right = min(x + pw, x1 - 2)
+        if right - x < 6:  # no room left on the board for a product with a label
+            break
         shade = tuple(int(c * 0.7) for c in colour)
         draw.rectangle((x, base - ph, right, base), fill=colour, outline=(70, 70, 70))
         draw.rectangle((right - max(2, pw // 5), base - ph + 1, right - 1, base - 1), fill=shade)
