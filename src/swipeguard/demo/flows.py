@@ -159,9 +159,7 @@ def _rendered(rendering: list[Future[Scenario]]) -> list[Scenario]:
     try:
         return [f.result() for f in rendering]
     except (ScenarioError, ValueError) as exc:
-        # The generator cannot draw every seeded scene; another --seed draws another.
-        raise DemoError(f"the counter footage could not be generated ({exc}); "
-                        "try another --seed") from exc
+        raise DemoError(f"the counter footage could not be generated ({exc})") from exc
 
 
 def _cameras(samples: Samples, plans: list[footage.FootagePlan], *,
