@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,22 @@ def test_a_retry_with_the_same_key_returns_the_first_swipe(
     assert len(_stills(settings)) == 1
 
 
+def test_a_retry_writing_the_same_instant_in_another_zone_is_the_same_swipe(
+    client: TestClient, till: TillKey, holder: int, sqlite_db: Database,
+) -> None:
+    body = swipe_body(card_no=CARD, key="retry-zone")
+    instant = datetime.fromisoformat(body["swiped_at"])
+    elsewhere = {**body, "swiped_at": instant.astimezone(timezone(timedelta(hours=8)))
+                 .isoformat()}
+
+    first = client.post("/api/swipes", headers=till.headers, json=body)
+    second = client.post("/api/swipes", headers=till.headers, json=elsewhere)
+
+    assert (first.status_code, second.status_code) == (201, 200), second.text
+    assert first.json()["swiped_at"] == second.json()["swiped_at"]
+    assert _count(sqlite_db) == 1
+
+
 def test_concurrent_retries_store_one_swipe(settings: Settings, db: Database) -> None:
     till = add_till(db)
     add_holder(db, settings, card_no=CARD)
@@ -146,6 +162,8 @@ BAD = {
     "amount with a third decimal": (lambda b: {**b, "amount": "1.005"}, 422, "body.amount"),
     "amount beyond the bound": (lambda b: {**b, "amount": "100000000"}, 422, "body.amount"),
     "amount as a float": (lambda b: {**b, "amount": 12.5}, 422, "body.amount"),
+    "amount in other digits": (lambda b: {**b, "amount": "\u0661\u0662.\u0665\u0660"}, 422,
+                               "body.amount"),
     "key too long": (lambda b: {**b, "idempotency_key": "x" * 101}, 422,
                      "body.idempotency_key"),
     "still not base64": (lambda b: {**b, "still": "not base64!"}, 422, "body.still"),

@@ -27,7 +27,8 @@ from swipeguard.swipes.service import advice
 CARD_NO = r"^[0-9A-Za-z]{6,32}$"
 # Up to 9,999,999.99: far above any pharmacy or clinic bill, so a larger number is a
 # till's error (cents sent as units, a misplaced separator), not a purchase.
-AMOUNT = r"^\d{1,7}(\.\d{1,2})?$"
+# ASCII digits only: `\d` would also take other scripts' digits.
+AMOUNT = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
 # Visible ASCII only: keys come from till software (UUIDs, counters), never from people.
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -105,7 +105,8 @@ def _new_swipe(body: SwipeIn, *, settings: Settings, now: datetime) -> service.N
         raise RequestError(422, "body.swiped_at", "too_old",
                            "swiped_at is more than 30 days ago; no video is kept that long")
     still = _still(body.still, settings=settings) if body.still else None
-    return service.NewSwipe(card_no=body.card_no, swiped_at=body.swiped_at,
+    # In UTC: one instant written in two zones is the same swipe (and the same retry).
+    return service.NewSwipe(card_no=body.card_no, swiped_at=body.swiped_at.astimezone(UTC),
                             amount_cents=body.amount_cents(),
                             idempotency_key=body.idempotency_key, still=still)
 
