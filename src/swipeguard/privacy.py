@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 from pathlib import Path
 
@@ -46,3 +48,23 @@ def secret_key(configured: str | None, data_dir: Path) -> str:
     tmp.chmod(0o600)
     tmp.rename(path)
     return key
+
+
+# Addresses that carry a card number: /api/card-holders/{card_no}..., /api/cards/{card_no}...
+_CARD_IN_PATH = re.compile(r"(/api/card(?:-holder)?s/)([^/?#\s]+)")
+
+
+def mask_card_paths(text: str) -> str:
+    """A request address with any card number in it masked."""
+    return _CARD_IN_PATH.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
+
+
+class MaskCardPaths(logging.Filter):
+    """Masks card numbers in the addresses an access log writes (its args are strings)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                mask_card_paths(a) if isinstance(a, str) else a for a in record.args
+            )
+        return True

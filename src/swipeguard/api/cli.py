@@ -16,6 +16,7 @@ import uvicorn
 from swipeguard.api.app import create_app
 from swipeguard.config import ServerSettings, Settings
 from swipeguard.db import Database
+from swipeguard.privacy import MaskCardPaths
 from swipeguard.workers import WorkerThreads, all_workers
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,12 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def _mask_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, MaskCardPaths) for f in access.filters):
+        access.addFilter(MaskCardPaths())
+
+
 def serve(args: argparse.Namespace) -> int:
     settings, db = open_database(args)
     app = create_app(settings, db)
@@ -85,6 +92,7 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, proxy_headers=False,
     )
     server = _Server(config, on_exit=[app.state.stopping, threads.stop])
+    _mask_access_log()
     log.info("serving on http://%s:%s (data in %s, pid %s)", settings.server.host,
              settings.server.port, settings.data_dir, os.getpid())
     threads.start()
