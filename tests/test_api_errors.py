@@ -65,6 +65,16 @@ def test_an_oversized_body_is_413(client: TestClient) -> None:
     assert r.status_code == 413
 
 
+@pytest.mark.parametrize("path", ["/api/alarms/99999999999999999999999",
+                                  "/api/captures/99999999999999999999999/image",
+                                  "/api/swipes?before_id=99999999999999999999999"])
+def test_an_id_beyond_64_bits_is_a_client_error(client: TestClient, path: str) -> None:
+    r = client.get(path)
+
+    assert r.status_code == 422, r.text
+    assert "64-bit" in r.json()["detail"]
+
+
 def test_a_wrong_query_type_is_422_with_its_path(client: TestClient) -> None:
     r = client.get("/api/alarms", params={"limit": "many"})
 

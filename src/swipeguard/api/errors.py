@@ -19,7 +19,16 @@ log = logging.getLogger(__name__)
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OverflowError, _number_out_of_range)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _number_out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+    # An id or count past the database's 64-bit integers reaches the driver unchecked
+    # (every route would otherwise need its own bound); it is the client's error.
+    return _error(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                  "a number in the request is beyond the range of 64-bit integers",
+                  [{"field": "", "message": str(exc), "type": "out_of_range"}])
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
