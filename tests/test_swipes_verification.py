@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image as PILImage
 from sqlalchemy import select
 
 from swipeguard.alarms.models import Alarm, AlarmKind
@@ -178,6 +180,26 @@ def test_no_face_in_the_still_raises_a_no_face_alarm(
     swipe = _swipe(sqlite_db, posted["swipe_id"])
     assert swipe.verdict is Verdict.NO_FACE and swipe.reason == "no face in the till's still"
     assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.NO_FACE]
+
+
+def test_the_holders_photo_held_beside_another_face_does_not_pass(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, people: list[str],
+) -> None:
+    add_holder(sqlite_db, settings, card_no="1000000009", photo=lfw(samples, people[0], 1))
+    side_by_side = PILImage.new("RGB", (500, 250))
+    side_by_side.paste(PILImage.open(lfw(samples, people[1], 1)), (0, 0))
+    side_by_side.paste(PILImage.open(lfw(samples, people[0], 2)), (250, 0))
+    out = io.BytesIO()
+    side_by_side.save(out, format="JPEG", quality=92)
+    posted = _post(client, till, card_no="1000000009", key="two", still=out.getvalue())
+
+    Verifier(settings, sqlite_db, pool=pool).drain()
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    assert swipe.verdict is not Verdict.VERIFIED
+    assert "cannot tell who is paying" in (swipe.reason or "")
+    assert _alarms(sqlite_db, swipe.id) != []
 
 
 def test_a_holder_without_photos_is_not_enrolled_and_raises_nothing(

@@ -74,12 +74,22 @@ class NoCapture:
 Outcome = FaceCapture | NoCapture
 
 
+# A second face at least this share of the largest one's size is at the counter too,
+# not in the background: a passer-by behind the till shows at half the size or less.
+RIVAL_SIZE = 0.7
+
+
 def from_still(settings: Settings, pool: FacePool, *, data: bytes) -> Outcome:
     """The largest face in the till's still."""
     found = pool.submit(still_face, data, max_pixels=settings.faces.max_image_pixels,
                         min_face_px=settings.faces.min_face_px).result()
     if found is None:
         return NoCapture("no face in the till's still")
+    if isinstance(found, int):
+        # Two faces of a size at the counter: holding the holder's photo beside one's own
+        # face must not pass, so nobody is taken to be the payer and an operator looks.
+        return NoCapture(f"{found} faces of similar size in the till's still; "
+                         "cannot tell who is paying")
     face, descriptor = found
     if descriptor is None:
         return NoCapture(f"{_too_small(face, settings)} in the till's still")
@@ -88,8 +98,9 @@ def from_still(settings: Settings, pool: FacePool, *, data: bytes) -> Outcome:
 
 
 def still_face(data: bytes, *, max_pixels: int,
-               min_face_px: int) -> tuple[Face, Embedding | None] | None:
-    """In a pool worker: the largest face of a still, and its descriptor if large enough.
+               min_face_px: int) -> tuple[Face, Embedding | None] | int | None:
+    """In a pool worker: the largest face of a still, and its descriptor if large enough;
+    or how many faces there are when another is nearly as large (the payer is ambiguous).
 
     The descriptor averages the chip and its mirror image: on the development pairs this
     cut genuine holders over the threshold from 4.8% to 3.4% for one more embedding.
@@ -99,6 +110,10 @@ def still_face(data: bytes, *, max_pixels: int,
     if not found:
         return None
     face = max(found, key=lambda f: f.quality.face_px)
+    rivals = [f for f in found
+              if f is not face and f.quality.face_px >= RIVAL_SIZE * face.quality.face_px]
+    if rivals and face.quality.face_px >= min_face_px:
+        return 1 + len(rivals)
     if face.quality.face_px < min_face_px:
         return face, None
     return face, faces.embed(face, flip=True, engine=engine)
