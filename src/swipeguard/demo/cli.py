@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES,
                    help="the shared sample data (default: ../shared/data)")
     p.add_argument("--data-dir", type=Path,
-                   help="an empty folder for the demo's data (default: a new temporary one)")
+                   help="an empty folder to keep the demo's data in (default: a temporary "
+                        "one, removed when the demo stops)")
     p.add_argument("--people", type=int, default=40,
                    help="card holders enrolled from the samples (default: 40)")
     p.add_argument("--seed", type=int, default=7, help="chooses the people and the day")
@@ -38,7 +40,18 @@ def register(sub: Any) -> None:
 def demo(args: argparse.Namespace) -> int:
     if not 4 <= args.people <= 1000:
         raise SystemExit("--people must be between 4 and 1000")
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="swipeguard-demo-"))
+    if args.data_dir:
+        return _demo(args, args.data_dir)
+    # The city holds real faces and video: a folder made for this run goes with it.
+    data_dir = Path(tempfile.mkdtemp(prefix="swipeguard-demo-"))
+    try:
+        return _demo(args, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        log.info("removed the demo's data; pass --data-dir to keep a city")
+
+
+def _demo(args: argparse.Namespace, data_dir: Path) -> int:
     serve_args = argparse.Namespace(data_dir=data_dir, host=None, port=args.port,
                                     no_workers=False)
     settings = api_cli.load_settings(serve_args)
