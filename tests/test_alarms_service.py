@@ -42,3 +42,17 @@ def test_closing_needs_acknowledgement_and_a_reason(db: Database) -> None:
         alarms.acknowledge(s, alarm_id=alarm.id, actor="op1")
         alarms.close(s, alarm_id=alarm.id, actor="op1", resolution=Resolution.FALSE_ALARM,
                      reason=" ")
+
+
+def test_the_queue_lists_work_to_do_before_closed_alarms(db: Database) -> None:
+    with db.transaction() as s:
+        urgent = alarms.open_alarm(s, kind=AlarmKind.LOST_CARD, reason="lost")
+        alarms.acknowledge(s, alarm_id=urgent.id, actor="op1")
+        alarms.close(s, alarm_id=urgent.id, actor="op1", resolution=Resolution.FALSE_ALARM,
+                     reason="found")
+        waiting = alarms.open_alarm(s, kind=AlarmKind.NO_FACE, reason="no face")
+
+    with db.transaction() as s:
+        listed = [a.id for a in alarms.list(s)]
+
+    assert listed == [waiting.id, urgent.id]

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
 from swipeguard.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmStatus, Resolution
@@ -52,7 +52,11 @@ def list(  # noqa: A001 - the service vocabulary's verb
     session: Session, *, status: Sequence[AlarmStatus] | None = None, limit: int = 200,
     after_id: int | None = None,
 ) -> Sequence[Alarm]:
-    query = select(Alarm).order_by(Alarm.priority.desc(), Alarm.created_at.desc()).limit(limit)
+    # Work still to do first (open, then acknowledged), then the closed; within each, the
+    # most urgent and the newest first.
+    stage = case({AlarmStatus.OPEN: 0, AlarmStatus.ACKNOWLEDGED: 1}, value=Alarm.status, else_=2)
+    query = (select(Alarm).order_by(stage, Alarm.priority.desc(), Alarm.created_at.desc())
+             .limit(limit))
     if status:
         query = query.where(Alarm.status.in_(status))
     if after_id is not None:
