@@ -98,6 +98,14 @@ def test_no_usable_face_raises_a_no_face_alarm_only_if_configured() -> None:
     assert (quiet.verdict, quiet.alarm) == (Verdict.NO_FACE, None)
 
 
+def test_a_camera_that_recorded_nothing_is_no_video_not_no_face() -> None:
+    outage = _judge(_holder(0.1), NoCapture("no video from the till's camera", no_video=True),
+                    alarm_on_no_face=False)
+
+    assert (outage.verdict, outage.alarm) == (Verdict.NO_VIDEO, AlarmKind.NO_VIDEO)
+    assert "no video" in outage.reason
+
+
 def test_a_holder_without_photos_is_not_enrolled() -> None:
     got = _judge(_holder(), _capture(0.0))
 

@@ -14,6 +14,7 @@ from swipeguard.db import Base, UTCDateTime, enum_type, utcnow
 class AlarmKind(enum.StrEnum):
     MISMATCH = "mismatch"
     NO_FACE = "no_face"
+    NO_VIDEO = "no_video"  # the till's camera recorded nothing: check the camera
     LOST_CARD = "lost_card"
     RULE = "rule"
 

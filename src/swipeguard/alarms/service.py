@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Lost cards come first in the queue: the card is in a stranger's hands right now.
 PRIORITY = {AlarmKind.LOST_CARD: 3, AlarmKind.MISMATCH: 2, AlarmKind.RULE: 2,
-            AlarmKind.NO_FACE: 1}
+            AlarmKind.NO_FACE: 1, AlarmKind.NO_VIDEO: 1}
 
 
 class AlarmConflict(ValueError):

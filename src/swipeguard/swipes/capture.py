@@ -69,6 +69,7 @@ class NoCapture:
     """Why no usable face was found, in words for the operator."""
 
     reason: str
+    no_video: bool = False  # the camera gave nothing, as opposed to showing no face
 
 
 Outcome = FaceCapture | NoCapture
@@ -152,7 +153,7 @@ def from_video(settings: Settings, db: Database | Session, pool: FacePool, *,
                              start=swiped_at + _AFTER, end=end, clock=clock)
     if not footage.frames:
         return NoCapture(f"no video from the till's camera between {start:%H:%M:%S} and "
-                         f"{end:%H:%M:%S}")
+                         f"{end:%H:%M:%S}; check the camera", no_video=True)
     return counter_face(settings, pool, footage, swiped_at=swiped_at, frames_fused=count)
 
 

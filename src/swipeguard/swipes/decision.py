@@ -55,6 +55,12 @@ def judge(*, holder: Holder | None, swiped_at: datetime, outcome: Outcome,
         return Judgement(Verdict.NOT_ENROLLED, None, threshold,
                          "the card holder has no enrolled photo to compare with", None)
 
+    if isinstance(outcome, NoCapture) and outcome.no_video:
+        # A camera fault, not a person hiding: its own kind, so an outage does not read
+        # as a run of faceless customers.
+        return Judgement(Verdict.NO_VIDEO, None, threshold, outcome.reason,
+                         AlarmKind.NO_VIDEO)
+
     if isinstance(outcome, NoCapture) or distance is None:
         reason = outcome.reason if isinstance(outcome, NoCapture) else "no usable face"
         return Judgement(Verdict.NO_FACE, None, threshold, reason,

@@ -21,6 +21,7 @@ class Verdict(enum.StrEnum):
     VERIFIED = "verified"
     MISMATCH = "mismatch"
     NO_FACE = "no_face"
+    NO_VIDEO = "no_video"  # the till's camera recorded nothing around the swipe
     NOT_ENROLLED = "not_enrolled"
     CARD_LOST = "card_lost"
     UNKNOWN_CARD = "unknown_card"

@@ -72,6 +72,7 @@ ADVICE = {
     Verdict.VERIFIED: "proceed",
     Verdict.MISMATCH: "check_id",
     Verdict.NO_FACE: "check_id",
+    Verdict.NO_VIDEO: "check_id",
     Verdict.NOT_ENROLLED: "check_id",
     Verdict.UNKNOWN_CARD: "check_id",
     Verdict.CARD_LOST: "decline",

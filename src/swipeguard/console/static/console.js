@@ -93,6 +93,7 @@ const Console = (() => {
   const KIND = {
     mismatch: "Face mismatch",
     no_face: "No face seen",
+    no_video: "No video from camera",
     lost_card: "Lost card used",
     rule: "Unusual pattern",
   };
