@@ -90,6 +90,16 @@ def test_a_malformed_card_number_is_refused(sqlite_db: Database, card_no: str) -
         service.create(s, card_no=card_no, national_id=NATIONAL_ID, name="X", secret=SECRET)
 
 
+@pytest.mark.parametrize(("name", "why"), [("   ", "needs a name"), ("a\u0000b", "control"),
+                                           ("Ann\u202eeb", "control"), ("x" * 201, "200")])
+def test_a_name_that_would_display_wrong_is_refused(
+    sqlite_db: Database, name: str, why: str,
+) -> None:
+    with pytest.raises(ValueError, match=why), sqlite_db.transaction() as s:
+        service.create(s, card_no="123456789", national_id=NATIONAL_ID, name=name,
+                       secret=SECRET)
+
+
 def test_a_card_number_is_enrolled_once(sqlite_db: Database) -> None:
     _holder(sqlite_db)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -50,8 +51,14 @@ def create(session: Session, *, card_no: str, national_id: str, name: str,
         raise ValueError("a card number is 6 to 32 letters or digits")
     if not NATIONAL_ID.fullmatch(national_id):
         raise ValueError("a national ID is 4 to 32 letters or digits")
-    if not name or len(name) > 200:
-        raise ValueError("a card holder needs a name of at most 200 characters")
+    if not name:
+        raise ValueError("a card holder needs a name")
+    if len(name) > 200:
+        raise ValueError("a card holder's name has at most 200 characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        # Control and format characters (NUL, line breaks, right-to-left overrides) make
+        # a name display as something else, or fail to store on PostgreSQL.
+        raise ValueError("a card holder's name may not hold control or formatting characters")
     if get_by_card_no(session, card_no=card_no) is not None:
         raise AlreadyExists(f"card {mask_card(card_no)} is enrolled already")
     holder = CardHolder(card_no=card_no, national_id_hash=keyed_hash(secret, national_id),
