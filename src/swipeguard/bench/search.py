@@ -354,20 +354,29 @@ def measure(index: Any, params: str, queries: F32, truth: np.ndarray) -> dict[st
 
 def exact_latency(model: IdentityModel, sizes: list[int], queries: F32,
                   seed: int) -> dict[str, float]:
-    """Median single-query latency of exact (flat) search at a few gallery sizes."""
+    """Median single-query latency of exact (flat) search at a few gallery sizes (1 thread)."""
     out = {}
-    for size in sizes:
-        gallery = Gallery(model, size=size, per_person=5, seed=seed + 100)
-        flat = faiss.IndexFlatL2(DIM)
-        for _, vectors in gallery.chunks():
-            flat.add(vectors)
-        times = []
-        for q in queries:
-            started = time.perf_counter()
-            flat.search(q.reshape(1, DIM), 10)
-            times.append((time.perf_counter() - started) * 1000)
-        out[str(size)] = _r(np.median(times))
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        for size in sizes:
+            out[str(size)] = _exact_latency_at(model, size, queries, seed)
+    finally:
+        faiss.omp_set_num_threads(threads)
     return out
+
+
+def _exact_latency_at(model: IdentityModel, size: int, queries: F32, seed: int) -> float:
+    gallery = Gallery(model, size=size, per_person=5, seed=seed + 100)
+    flat = faiss.IndexFlatL2(DIM)
+    for _, vectors in gallery.chunks():
+        flat.add(vectors)
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        flat.search(q.reshape(1, DIM), 10)
+        times.append((time.perf_counter() - started) * 1000)
+    return _r(float(np.median(times)))
 
 
 # --- what distances mean ----------------------------------------------------------------
