@@ -303,10 +303,11 @@ def update_case(
 # --- suspects -----------------------------------------------------------------------------
 
 
-@router.get("/api/suspects", response_model=list[SuspectOut])
+@router.get("/api/suspects", response_model=list[SuspectOut],
+            description="People seen using cards not theirs, most recently changed "
+                        "first.\n\n" + (clustering.__doc__ or ""))
 def list_suspects(session: DbSession, user: User = Depends(investigator),
                   limit: int = Query(100, ge=1, le=1000)) -> list[SuspectOut]:
-    """People seen using cards not theirs, most recently changed first."""
     suspects = service.list_suspects(session, limit=limit)
     audit.record(session, actor=user.username, action="list_suspects", object_kind="suspect",
                  object_id=f"{len(suspects)} suspects")
