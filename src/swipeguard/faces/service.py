@@ -91,9 +91,13 @@ def embed(face: Face, *, jitter: int = 0, flip: bool = False,
     vector = eng.embed(face, jitter=jitter)
     if not flip:
         return vector
-    mirrored = Face(box=face.box, landmarks=face.landmarks,
-                    chip=np.ascontiguousarray(face.chip[:, ::-1]), quality=face.quality)
-    return fuse([vector, eng.embed(mirrored, jitter=jitter)])
+    return fuse([vector, eng.embed(mirrored(face), jitter=jitter)])
+
+
+def mirrored(face: Face) -> Face:
+    """The face with its chip mirrored left to right (the alignment is symmetric)."""
+    return Face(box=face.box, landmarks=face.landmarks,
+                chip=np.ascontiguousarray(face.chip[:, ::-1]), quality=face.quality)
 
 
 def distance(a: Embedding, b: Embedding) -> float:
