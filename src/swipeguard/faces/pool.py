@@ -108,10 +108,10 @@ def detect_faces(image: Image) -> list[Face]:
     return service.detect(image, engine=worker_engine())
 
 
-def embed_faces(faces: Sequence[Face], jitter: int = 0) -> list[Embedding]:
-    """The descriptors of several faces."""
+def embed_faces(faces: Sequence[Face], jitter: int = 0, flip: bool = False) -> list[Embedding]:
+    """The descriptors of several faces (``flip``: averaged with the mirrored chip)."""
     engine = worker_engine()
-    return [service.embed(face, jitter=jitter, engine=engine) for face in faces]
+    return [service.embed(face, jitter=jitter, flip=flip, engine=engine) for face in faces]
 
 
 def _warm() -> int:
@@ -154,12 +154,13 @@ class FacePool:
         """The faces of each frame, in the frames' order."""
         return list(self._executor.map(detect_faces, frames))
 
-    def embed_many(self, faces: Sequence[Face], *, jitter: int = 0) -> list[Embedding]:
+    def embed_many(self, faces: Sequence[Face], *, jitter: int = 0,
+                   flip: bool = False) -> list[Embedding]:
         """The descriptor of each face, in order, spread over the workers in batches."""
         if not faces:
             return []
         batches = _split(list(faces), self.workers)
-        futures = [self.submit(embed_faces, batch, jitter) for batch in batches]
+        futures = [self.submit(embed_faces, batch, jitter, flip) for batch in batches]
         return [vector for f in futures for vector in f.result()]
 
     def close(self) -> None:
