@@ -81,3 +81,12 @@ def sqlite_db(data_dir: Path) -> Iterator[Database]:
     database.migrate()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def footage(samples: Path, pytestconfig: pytest.Config) -> Path:
+    """The sample clip re-encoded with short keyframe intervals, made once and cached."""
+    from camera_support import short_gop_footage
+
+    assert pytestconfig.cache is not None
+    return short_gop_footage(samples, pytestconfig.cache.mkdir("swipeguard-camera-footage"))

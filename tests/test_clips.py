@@ -15,7 +15,6 @@ from camera_support import (
     add_swipe,
     play,
     segments,
-    short_gop_footage,
     signed_in_client,
 )
 from swipeguard.api.app import create_app
@@ -27,11 +26,6 @@ from swipeguard.config import Settings
 from swipeguard.db import Database
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def footage(samples: Path, pytestconfig: pytest.Config) -> Path:
-    return short_gop_footage(samples, pytestconfig.cache.mkdir("swipeguard-camera-footage"))
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from camera_support import (
     play,
     recording,
     segments,
-    short_gop_footage,
     wait_until,
 )
 from swipeguard.cameras.frames import frames_between
@@ -34,11 +33,6 @@ from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.scenario.rtsp import Mount, RtspServer, free_port
 from swipeguard.workers import all_workers
-
-
-@pytest.fixture(scope="session")
-def footage(samples: Path, pytestconfig: pytest.Config) -> Path:
-    return short_gop_footage(samples, pytestconfig.cache.mkdir("swipeguard-camera-footage"))
 
 
 @pytest.fixture

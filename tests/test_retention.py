@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from camera_support import add_camera, add_swipe, segments, short_gop_footage
+from camera_support import add_camera, add_swipe, segments
 from swipeguard.alarms import service as alarms
 from swipeguard.alarms.models import AlarmKind, Resolution
 from swipeguard.cameras import retention
@@ -19,11 +19,6 @@ from swipeguard.db import Database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OLD = NOW - timedelta(days=3)
-
-
-@pytest.fixture(scope="session")
-def footage(samples: Path, pytestconfig: pytest.Config) -> Path:
-    return short_gop_footage(samples, pytestconfig.cache.mkdir("swipeguard-camera-footage"))
 
 
 @pytest.fixture
