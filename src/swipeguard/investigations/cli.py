@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from swipeguard.api.cli import add_data_dir, open_database
+from swipeguard.audit import service as audit
 from swipeguard.investigations import clustering, flows, service
 from swipeguard.investigations.search import open_search
 
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inv = sub.add_parser("investigate", help="rank the people who used a card since a time")
     inv.add_argument("card_no")
     inv.add_argument("--since", type=_aware, help="default: when the card was reported lost")
+    inv.add_argument("--actor", required=True, help="who is looking (kept in the audit trail)")
     add_data_dir(inv)
     inv.set_defaults(func=investigate)
 
@@ -73,6 +75,8 @@ def investigate(args: argparse.Namespace) -> int:
         with db.transaction() as session:
             found = flows.investigate(session, search=search, settings=settings,
                                       card_no=args.card_no, since=args.since)
+            audit.record(session, actor=args.actor, action="investigate", object_kind="card",
+                         object_id=args.card_no, reason="from the command line")
     except (LookupError, ValueError) as e:
         return _fail(e)
     print(json.dumps(asdict(found), indent=2, default=str))
