@@ -139,3 +139,21 @@ def test_an_investigation_needs_a_time_when_the_card_is_not_lost(
     with db.transaction() as s, pytest.raises(ValueError, match="give the time"):
         flows.investigate(s, search=FaceSearch(settings, db), settings=settings,
                           card_no=VICTIM)
+
+
+def test_captures_grouped_apart_but_identified_as_one_holder_are_one_person(
+    city: City, settings: Settings, db: Database, people: People,
+) -> None:
+    strict = settings.model_copy(update={"search": settings.search.model_copy(
+        update={"group_threshold": 0.40})})  # too strict to join the thief's four photos
+    made = [city.swipe(VICTIM, "North", T0 + timedelta(hours=i), face=people[1][i + 1])
+            for i in range(4)]
+
+    with db.transaction() as s:
+        found = flows.investigate(s, search=FaceSearch(strict, db), settings=strict,
+                                  card_no=VICTIM, since=T0)
+
+    [person] = found.suspects
+    assert person.identified_as is not None
+    assert person.identified_as.card_holder_id == city.holders[THIEF]
+    assert [s.swipe_id for s in person.swipes] == [m.swipe_id for m in made]

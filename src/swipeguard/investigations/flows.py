@@ -155,8 +155,11 @@ def investigate(
 
     search.sync()
     groups = _group(session, strangers, settings)
-    ranked = [_person(session, search, settings, group, card_no=card_no,
-                      holder_id=holder.id if holder else None) for group in groups]
+    holder_id = holder.id if holder else None
+    ranked = [_person(session, search, settings, group, card_no=card_no, holder_id=holder_id)
+              for group in groups]
+    ranked = _join_identified(session, search, settings, groups, ranked, card_no=card_no,
+                              holder_id=holder_id)
     ranked.sort(key=_rank_key)
     for i, person in enumerate(ranked, start=1):
         person.rank = i
@@ -297,6 +300,31 @@ def _person(
     )
     person.reasons = _reasons(person, threshold)
     return person
+
+
+def _join_identified(
+    session: Session, search: FaceSearch, settings: Settings, groups: list[_Group],
+    ranked: list[RankedSuspect], *, card_no: str, holder_id: int | None,
+) -> list[RankedSuspect]:
+    """People identified as the same card holder are one person seen in different light."""
+    by_holder: dict[int, list[int]] = defaultdict(list)
+    for i, person in enumerate(ranked):
+        if person.identified_as is not None:
+            by_holder[person.identified_as.card_holder_id].append(i)
+    joined = [i for found in by_holder.values() if len(found) > 1 for i in found]
+    if not joined:
+        return ranked
+    kept = [p for i, p in enumerate(ranked) if i not in joined]
+    for found in by_holder.values():
+        if len(found) < 2:
+            continue
+        ids = {groups[i].suspect_id for i in found}
+        group = _Group(ids.pop() if len(ids) == 1 else None,
+                       sorted((m for i in found for m in groups[i].members),
+                              key=lambda m: (m.evidence.swiped_at, m.capture_id)))
+        kept.append(_person(session, search, settings, group, card_no=card_no,
+                            holder_id=holder_id))
+    return kept
 
 
 def _candidates(
