@@ -90,10 +90,11 @@ class SearchSettings(Section):
     # `swipeguard bench search` on galleries fitted to real descriptors: IVF4096 reached
     # recall@10 0.94 at 1M only when probing 6% of the lists; HNSW32 built with
     # efConstruction 40 reached 0.997 at efSearch 1024 in 3.5 ms (1M), and builds twice
-    # as fast as with 80. efSearch then grows with the gallery (investigations/search.py):
-    # 4096 at 7M, recall@10 0.9925 in 34 ms per query.
+    # as fast as with 80. Vectors kept as float16 lose no recall that matters (7M: 0.993
+    # against 0.9925) and save 1.8 GB at 7M. efSearch grows with the gallery
+    # (investigations/search.py): 4096 at 7M, 21 ms per query.
     approximate: str = Field(
-        "HNSW32,Flat", min_length=1, max_length=100,
+        "HNSW32,SQfp16", min_length=1, max_length=100,
         title="FAISS index factory string of the index used from exact_below on",
     )
     approximate_params: str = Field(

@@ -24,13 +24,17 @@ gallery     index                         efSearch    median     p95     recall@
 1M          flat (exact)                  -           19 ms      20 ms   1.0
 2M          flat (exact)                  -           38 ms      40 ms   1.0
 1M          IVF4096,Flat nprobe=256       -           1.7 ms     5.8 ms  0.94
-1M          HNSW32 (efConstruction 40)    1024        3.7 ms     8.0 ms  0.997
-7M          HNSW32 (efConstruction 40)    1024        5.0 ms     5.5 ms  0.967
-7M          HNSW32 (efConstruction 40)    4096        34 ms      40 ms   0.9925
+1M          HNSW32,Flat (efConstr. 40)    1024        3.4 ms     3.9 ms  0.9965
+1M          HNSW32,SQfp16 (efConstr. 40)  1024        3.5 ms     4.1 ms  0.9955
+7M          HNSW32,Flat (efConstr. 40)    1024        5.0 ms     5.5 ms  0.967
+7M          HNSW32,Flat (efConstr. 40)    4096        34 ms      40 ms   0.9925
+7M          HNSW32,SQfp16 (efConstr. 40)  2048        9.4 ms     13 ms   0.9875
+7M          HNSW32,SQfp16 (efConstr. 40)  4096        21 ms      26 ms   0.993
 ==========  ============================  ==========  =========  ======  ==========
 
-The 7M index takes 5.5 GB (vectors 3.6 GB, graph 1.9 GB), 57 min to build on two
-cores and 11 s to read back; 1M takes 0.8 GB and 4-6 min. Exact search doubles in time
+The default is HNSW32 over float16 vectors: at 7M it takes 3.75 GB (against 5.5 GB
+with float32 vectors) and built in 31 min on two cores (57 min for float32, on a busier
+machine); 1M takes 0.54 GB and about 2 min. Exact search doubles in time
 on two threads of a loaded machine (one query cannot use both cores well), so the
 switch comes at 200k (``search.exact_below``), where exact search stays within a few
 milliseconds and the graph takes about a minute to build; past 1-2M exact search would
@@ -70,8 +74,8 @@ Ids = npt.NDArray[np.int64]  # (n,)
 BATCH = 50_000
 # HNSW needs a wider search as the gallery grows to keep its recall: measured with
 # `swipeguard bench search` (HNSW32, efConstruction 40), efSearch 1024 gave recall@10
-# 0.997 at 1M but 0.967 at 7M, where 4096 gave 0.9925 in 34 ms. So efSearch grows in
-# proportion to the gallery beyond 1.75M descriptors (reaching 4096 at 7M), up to a cap.
+# 0.997 at 1M but 0.967 at 7M, where 4096 gave 0.993. So efSearch grows in proportion
+# to the gallery beyond 1.75M descriptors (reaching 4096 at 7M), up to a cap.
 EF_GROWS_FROM = 1_750_000
 EF_CAP = 16_384
 
