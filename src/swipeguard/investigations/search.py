@@ -201,11 +201,8 @@ class Gallery:
     def _widen_search(self) -> None:
         """Sets an HNSW index's efSearch for the gallery's size (see EF_GROWS_FROM)."""
         hnsw = getattr(faiss.downcast_index(self._index.index), "hnsw", None)
-        base = _param(self.settings.approximate_params, "efSearch")
-        if hnsw is None or base is None:
-            return
-        wanted = int(min(EF_CAP, max(base, base * self.size / EF_GROWS_FROM)))
-        if hnsw.efSearch != wanted:
+        wanted = ef_search_for(self.size, self.settings.approximate_params)
+        if hnsw is not None and wanted is not None and hnsw.efSearch != wanted:
             hnsw.efSearch = wanted
 
     def _new_flat(self) -> Any:
@@ -246,6 +243,14 @@ def build_approximate(settings: SearchSettings, ids: Ids, vectors: Vectors) -> A
     for start in range(0, len(ids), 200_000):
         index.add_with_ids(vectors[start:start + 200_000], ids[start:start + 200_000])
     return index
+
+
+def ef_search_for(size: int, params: str) -> int | None:
+    """The efSearch used for a gallery of ``size``: the configured one, grown with size."""
+    base = _param(params, "efSearch")
+    if base is None:
+        return None
+    return int(min(EF_CAP, max(base, base * size / EF_GROWS_FROM)))
 
 
 def _param(params: str, name: str) -> float | None:
