@@ -70,20 +70,32 @@ def test_the_same_person_matches_and_another_does_not(samples: Path) -> None:
 def test_mirror_averaging_keeps_the_descriptor_of_the_same_person(samples: Path) -> None:
     face = service.single_face(_photo(samples, "examples", "obama-480p.jpg"), min_face_px=60)
 
-    plain, enrolled = service.embed(face), service.embed(face, jitter=2, flip=True)
+    plain, enrolled = service.embed(face, flip=False), service.embed(face, jitter=2)
 
     assert 0.0 < service.distance(plain, enrolled) < 0.2
 
 
-def test_fusing_is_a_weighted_mean() -> None:
-    a, b = np.zeros(128, np.float32), np.ones(128, np.float32)
+def test_fusing_is_a_weighted_mean_at_the_common_length() -> None:
+    a, b = np.zeros(128, np.float32), np.zeros(128, np.float32)
+    a[0], b[1] = 1.0, 1.0
 
-    assert np.allclose(service.fuse([a, b]), 0.5)
-    assert np.allclose(service.fuse([a, b], weights=[3, 1]), 0.25)
+    even, leaning = service.fuse([a, b]), service.fuse([a, b], weights=[3, 1])
+
+    assert np.linalg.norm(even) == pytest.approx(service.DESCRIPTOR_LENGTH)
+    assert even[0] == pytest.approx(even[1]) and even[0] > 0
+    assert leaning[0] == pytest.approx(3 * leaning[1])
     with pytest.raises(ValueError):
         service.fuse([a, b], weights=[0, 0])
     with pytest.raises(ValueError):
         service.fuse([])
+
+
+def test_every_descriptor_has_the_common_length(samples: Path) -> None:
+    face = service.single_face(_photo(samples, "examples", "obama-480p.jpg"), min_face_px=60)
+
+    for vector in (service.embed(face), service.embed(face, flip=False),
+                   service.embed(face, jitter=2)):
+        assert np.linalg.norm(vector) == pytest.approx(service.DESCRIPTOR_LENGTH, rel=1e-5)
 
 
 def test_descriptors_round_trip_as_512_little_endian_bytes() -> None:

@@ -44,7 +44,7 @@ CENTRE_TOLERANCE = 0.16  # the subject's box centre lies within 16% of the side 
 # this is still the subject in LFW's centred crops (off-centre boxes are not taken); a
 # fixed box placed by the landmark model alone misaligns the chip far more often.
 RELAXED_SCORE = -0.5
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 DEFAULT_PAIRS = Path("../shared/data/faces/lfw/pairs-dev.txt")
 GRADES = {
     "plain": "a plain till capture (one pass)",
@@ -74,7 +74,7 @@ class Described:
 
     def grade(self, grade: str) -> Embedding | None:
         if grade == "mirror" and self.plain is not None and self.mirror is not None:
-            return service.fuse([self.plain, self.mirror])
+            return service.fuse([self.plain, self.mirror])  # what service.embed does
         return self.plain if grade == "plain" else self.enrol if grade == "enrol" else None
 
 
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="descriptor cache folder (default: DATA_DIR/cache/verification "
                              "under swipeguard's data directory)")
     parser.add_argument("--limit", type=int, help="use the first N pairs of each kind per fold")
-    parser.add_argument("--capture", choices=sorted(GRADES), default="plain",
+    parser.add_argument("--capture", choices=sorted(GRADES), default="mirror",
                         help="grade of the second image of each pair (default: %(default)s)")
     parser.add_argument("--enrol-jitter", type=int, help="jittered copies for enrolment photos "
                                                          "(default: faces.enrol_jitter)")
@@ -263,8 +263,8 @@ def describe_lfw(file: str, path: str, *, jitter: int, flip: bool,
     b = face.box
     return Described(
         path=path, how=how, box=(b.left, b.top, b.right, b.bottom),
-        plain=service.embed(face, engine=engine),
-        mirror=service.embed(service.mirrored(face), engine=engine),
+        plain=service.embed(face, flip=False, engine=engine),
+        mirror=service.embed(service.mirrored(face), flip=False, engine=engine),
         enrol=service.embed(face, jitter=jitter, flip=flip, engine=engine),
     )
 
@@ -426,6 +426,8 @@ def stage_times(pairs: Sequence[Pair], *, root: Path, faces: FaceSettings, jitte
         with timer("landmarks_chip"):
             face = engine.face_at(image, found[0].box, score=found[0].score)
         with timer("embed"):
+            service.embed(face, flip=False, engine=engine)
+        with timer("embed_mirror"):
             service.embed(face, engine=engine)
         with timer(enrol_stage):
             service.embed(face, jitter=jitter, flip=flip, engine=engine)

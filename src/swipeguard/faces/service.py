@@ -3,6 +3,10 @@
 Callers use these functions and never a backend directly; ``get_engine`` returns this
 process's engine (created on first use from the settings, models loaded lazily).
 A distance is Euclidean between 128-d descriptors: lower is more alike (see ``faces``).
+
+Every descriptor this module returns has the same length, ``DESCRIPTOR_LENGTH``, and by
+default averages the chip with its mirror image: both measured on the LFW development
+folds (``swipeguard bench verification``), see the constants.
 """
 
 from __future__ import annotations
@@ -22,6 +26,17 @@ log = logging.getLogger(__name__)
 
 DIMENSIONS = 128
 _DTYPE = np.dtype("<f4")  # stored descriptors: 128 little-endian float32, 512 bytes
+
+# The direction of a dlib descriptor carries the identity; its length (1.28-1.61 at the
+# 1st-99th percentile on the 3,811 LFW dev photos) follows image quality and only adds
+# noise to distances. Scaling every descriptor to the median length, 1.43, raised the
+# 10-fold accuracy from 0.9873 to 0.9893 (plain captures) and from 0.9883 to 0.9907
+# (mirror-averaged), and keeps distances on dlib's familiar scale (same person < ~0.6).
+DESCRIPTOR_LENGTH = 1.43
+
+# Averaging the chip with its mirror image costs one more pass (~65 ms) and raised the
+# 10-fold accuracy of enrolment-vs-capture pairs from 0.9893 to 0.9907 (scaled as above).
+MIRROR_BY_DEFAULT = True
 
 
 def _dlib(settings: FaceSettings) -> FaceEngine:
@@ -84,14 +99,22 @@ def single_face(image: Image, *, min_face_px: int, engine: FaceEngine | None = N
     return face
 
 
-def embed(face: Face, *, jitter: int = 0, flip: bool = False,
+def embed(face: Face, *, jitter: int = 0, flip: bool = MIRROR_BY_DEFAULT,
           engine: FaceEngine | None = None) -> Embedding:
-    """The face's descriptor; ``flip`` also averages in the mirrored chip (for enrolment)."""
+    """The face's descriptor, averaged over ``jitter`` jittered copies and (``flip``) over
+    the mirrored chip; enrolment adds jitter, a till's capture cannot afford it."""
     eng = engine or get_engine()
-    vector = eng.embed(face, jitter=jitter)
+    vector = _scaled(eng.embed(face, jitter=jitter))
     if not flip:
         return vector
-    return fuse([vector, eng.embed(mirrored(face), jitter=jitter)])
+    return fuse([vector, _scaled(eng.embed(mirrored(face), jitter=jitter))])
+
+
+def _scaled(vector: Embedding) -> Embedding:
+    length = float(np.linalg.norm(vector))
+    if length == 0.0:
+        return np.asarray(vector, np.float32)
+    return (np.asarray(vector, np.float32) * (DESCRIPTOR_LENGTH / length)).astype(np.float32)
 
 
 def mirrored(face: Face) -> Face:
@@ -119,14 +142,14 @@ def compare_template(capture: Embedding, template: Sequence[Embedding], *,
 
 
 def fuse(embeddings: Sequence[Embedding], weights: Sequence[float] | None = None) -> Embedding:
-    """The weighted mean of several descriptors of one face (e.g. by quality)."""
+    """The weighted mean of several descriptors of one face (e.g. by quality), rescaled."""
     if not embeddings:
         raise ValueError("nothing to fuse")
     stacked = np.stack([np.asarray(e, np.float32) for e in embeddings])
     w = np.ones(len(stacked), np.float32) if weights is None else np.asarray(weights, np.float32)
     if w.shape != (len(stacked),) or (w < 0).any() or w.sum() <= 0:
         raise ValueError("weights must be one non-negative number per descriptor, not all 0")
-    return (w[:, None] * stacked).sum(axis=0) / w.sum()
+    return _scaled((w[:, None] * stacked).sum(axis=0) / w.sum())
 
 
 def quality_weight(face: Face) -> float:
