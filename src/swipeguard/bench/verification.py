@@ -44,7 +44,7 @@ CENTRE_TOLERANCE = 0.16  # the subject's box centre lies within 16% of the side 
 # this is still the subject in LFW's centred crops (off-centre boxes are not taken); a
 # fixed box placed by the landmark model alone misaligns the chip far more often.
 RELAXED_SCORE = -0.5
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 DEFAULT_PAIRS = Path("../shared/data/faces/lfw/pairs-dev.txt")
 GRADES = {
     "plain": "a plain till capture (one pass)",
@@ -74,7 +74,7 @@ class Described:
 
     def grade(self, grade: str) -> Embedding | None:
         if grade == "mirror" and self.plain is not None and self.mirror is not None:
-            return service.fuse([self.plain, self.mirror])  # what service.embed does
+            return service.fuse([self.plain, self.mirror])  # as service.embed(flip=True)
         return self.plain if grade == "plain" else self.enrol if grade == "enrol" else None
 
 
@@ -263,8 +263,8 @@ def describe_lfw(file: str, path: str, *, jitter: int, flip: bool,
     b = face.box
     return Described(
         path=path, how=how, box=(b.left, b.top, b.right, b.bottom),
-        plain=service.embed(face, flip=False, engine=engine),
-        mirror=service.embed(service.mirrored(face), flip=False, engine=engine),
+        plain=service.embed(face, engine=engine),
+        mirror=service.embed(service.mirrored(face), engine=engine),
         enrol=service.embed(face, jitter=jitter, flip=flip, engine=engine),
     )
 
@@ -368,7 +368,7 @@ def _vectors(described: dict[str, Described], paths: set[str], *,
     rows = [(p, described[p].grade(grade)) for p in sorted(paths)]
     kept = [(p, v) for p, v in rows if v is not None]
     people = np.array([_person(p) for p, _ in kept])
-    vectors = np.array([v for _, v in kept], np.float64).reshape(-1, 128)
+    vectors = np.array([service.scaled(v) for _, v in kept], np.float64).reshape(-1, 128)
     return people, vectors
 
 
@@ -426,9 +426,9 @@ def stage_times(pairs: Sequence[Pair], *, root: Path, faces: FaceSettings, jitte
         with timer("landmarks_chip"):
             face = engine.face_at(image, found[0].box, score=found[0].score)
         with timer("embed"):
-            service.embed(face, flip=False, engine=engine)
-        with timer("embed_mirror"):
             service.embed(face, engine=engine)
+        with timer("embed_mirror"):
+            service.embed(face, flip=True, engine=engine)
         with timer(enrol_stage):
             service.embed(face, jitter=jitter, flip=flip, engine=engine)
     return timer.medians()

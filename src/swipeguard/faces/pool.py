@@ -108,8 +108,7 @@ def detect_faces(image: Image) -> list[Face]:
     return service.detect(image, engine=worker_engine())
 
 
-def embed_faces(faces: Sequence[Face], jitter: int = 0,
-                flip: bool = service.MIRROR_BY_DEFAULT) -> list[Embedding]:
+def embed_faces(faces: Sequence[Face], jitter: int = 0, flip: bool = False) -> list[Embedding]:
     """The descriptors of several faces (``flip``: averaged with the mirrored chip)."""
     engine = worker_engine()
     return [service.embed(face, jitter=jitter, flip=flip, engine=engine) for face in faces]
@@ -156,7 +155,7 @@ class FacePool:
         return list(self._executor.map(detect_faces, frames))
 
     def embed_many(self, faces: Sequence[Face], *, jitter: int = 0,
-                   flip: bool = service.MIRROR_BY_DEFAULT) -> list[Embedding]:
+                   flip: bool = False) -> list[Embedding]:
         """The descriptor of each face, in order, spread over the workers in batches."""
         if not faces:
             return []

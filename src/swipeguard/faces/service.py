@@ -4,9 +4,9 @@ Callers use these functions and never a backend directly; ``get_engine`` returns
 process's engine (created on first use from the settings, models loaded lazily).
 A distance is Euclidean between 128-d descriptors: lower is more alike (see ``faces``).
 
-Every descriptor this module returns has the same length, ``DESCRIPTOR_LENGTH``, and by
-default averages the chip with its mirror image: both measured on the LFW development
-folds (``swipeguard bench verification``), see the constants.
+Descriptors are dlib's own vectors; distances compare their directions, with both scaled
+to one common length, ``DESCRIPTOR_LENGTH`` (measured on the LFW development folds with
+``swipeguard bench verification``; see the constant).
 """
 
 from __future__ import annotations
@@ -29,14 +29,11 @@ _DTYPE = np.dtype("<f4")  # stored descriptors: 128 little-endian float32, 512 b
 
 # The direction of a dlib descriptor carries the identity; its length (1.28-1.61 at the
 # 1st-99th percentile on the 3,811 LFW dev photos) follows image quality and only adds
-# noise to distances. Scaling every descriptor to the median length, 1.43, raised the
+# noise to distances. Comparing descriptors scaled to the median length, 1.43, raised the
 # 10-fold accuracy from 0.9873 to 0.9893 (plain captures) and from 0.9883 to 0.9907
-# (mirror-averaged), and keeps distances on dlib's familiar scale (same person < ~0.6).
+# (mirror-averaged captures), and keeps distances on dlib's familiar scale (same person
+# under ~0.6). Stored descriptors stay as dlib made them.
 DESCRIPTOR_LENGTH = 1.43
-
-# Averaging the chip with its mirror image costs one more pass (~65 ms) and raised the
-# 10-fold accuracy of enrolment-vs-capture pairs from 0.9893 to 0.9907 (scaled as above).
-MIRROR_BY_DEFAULT = True
 
 
 def _dlib(settings: FaceSettings) -> FaceEngine:
@@ -99,22 +96,16 @@ def single_face(image: Image, *, min_face_px: int, engine: FaceEngine | None = N
     return face
 
 
-def embed(face: Face, *, jitter: int = 0, flip: bool = MIRROR_BY_DEFAULT,
+def embed(face: Face, *, jitter: int = 0, flip: bool = False,
           engine: FaceEngine | None = None) -> Embedding:
     """The face's descriptor, averaged over ``jitter`` jittered copies and (``flip``) over
-    the mirrored chip; enrolment adds jitter, a till's capture cannot afford it."""
+    the mirrored chip. Enrolment does both; a capture can afford the mirror (one more
+    ~65 ms pass), which measured +0.1% LFW accuracy, but not jitter."""
     eng = engine or get_engine()
-    vector = _scaled(eng.embed(face, jitter=jitter))
+    vector = eng.embed(face, jitter=jitter)
     if not flip:
         return vector
-    return fuse([vector, _scaled(eng.embed(mirrored(face), jitter=jitter))])
-
-
-def _scaled(vector: Embedding) -> Embedding:
-    length = float(np.linalg.norm(vector))
-    if length == 0.0:
-        return np.asarray(vector, np.float32)
-    return (np.asarray(vector, np.float32) * (DESCRIPTOR_LENGTH / length)).astype(np.float32)
+    return fuse([vector, eng.embed(mirrored(face), jitter=jitter)])
 
 
 def mirrored(face: Face) -> Face:
@@ -124,8 +115,15 @@ def mirrored(face: Face) -> Face:
 
 
 def distance(a: Embedding, b: Embedding) -> float:
-    """Euclidean distance between two descriptors."""
-    return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
+    """Euclidean distance between two descriptors scaled to ``DESCRIPTOR_LENGTH``."""
+    return float(np.linalg.norm(scaled(a) - scaled(b)))
+
+
+def scaled(vector: Embedding) -> Embedding:
+    """The descriptor at ``DESCRIPTOR_LENGTH``, as distances see it (e.g. for an index)."""
+    v = np.asarray(vector, np.float32)
+    length = float(np.linalg.norm(v))
+    return v if length == 0.0 else (v * (DESCRIPTOR_LENGTH / length)).astype(np.float32)
 
 
 def compare(a: Embedding, b: Embedding, *, threshold: float) -> Comparison:
@@ -142,14 +140,14 @@ def compare_template(capture: Embedding, template: Sequence[Embedding], *,
 
 
 def fuse(embeddings: Sequence[Embedding], weights: Sequence[float] | None = None) -> Embedding:
-    """The weighted mean of several descriptors of one face (e.g. by quality), rescaled."""
+    """The weighted mean of several descriptors of one face (e.g. by quality)."""
     if not embeddings:
         raise ValueError("nothing to fuse")
     stacked = np.stack([np.asarray(e, np.float32) for e in embeddings])
     w = np.ones(len(stacked), np.float32) if weights is None else np.asarray(weights, np.float32)
     if w.shape != (len(stacked),) or (w < 0).any() or w.sum() <= 0:
         raise ValueError("weights must be one non-negative number per descriptor, not all 0")
-    return _scaled((w[:, None] * stacked).sum(axis=0) / w.sum())
+    return (w[:, None] * stacked).sum(axis=0) / w.sum()
 
 
 def quality_weight(face: Face) -> float:
