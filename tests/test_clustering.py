@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from investigation_support import T0, City, lfw_people
 from swipeguard.db import Database
+from swipeguard.faces.service import distance
 from swipeguard.investigations import clustering, service
 from swipeguard.investigations.models import SuspectEvent, SuspectExclusion, SuspectMember
 
@@ -160,7 +161,7 @@ def test_a_capture_near_two_suspects_of_one_person_merges_them(
 ) -> None:
     # Two photos of one person too far apart to join directly, then one near both.
     face = people[1]  # card holder 1: kept off card 1, where the face is the holder's
-    apart = float(np.linalg.norm(face[1] - face[2]))
+    apart = distance(face[1], face[2])
     first = city.swipe(card(0), "North", T0, face=face[1])
     second = city.swipe(card(2), "South", T0 + timedelta(hours=1), face=face[2])
     split_at_first = len(group(city.db))

@@ -140,7 +140,8 @@ def test_jittered_descriptors_stay_close_to_the_plain_one(
 
     plain, jittered = engine.embed(face), engine.embed(face, jitter=4)
 
-    assert 0.0 < np.linalg.norm(plain - jittered) < 0.15
+    # dlib jitters at random: 40 draws measured 0.09-0.17 apart, same-person is < 0.6
+    assert 0.0 < np.linalg.norm(plain - jittered) < 0.25
 
 
 def test_a_chip_of_the_wrong_size_is_refused(engine: DlibEngine, samples: Path) -> None:

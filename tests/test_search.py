@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from investigation_support import T0, City, lfw_people
 from swipeguard.config import SearchSettings, Settings
 from swipeguard.db import Database
+from swipeguard.faces.service import distance
 from swipeguard.investigations.search import FaceSearch, Gallery
 from swipeguard.swipes.models import Capture
 
@@ -62,7 +63,7 @@ def test_search_finds_the_same_persons_captures_and_enrolled_photos(
     assert swipes == {"6200000000000003"}
     assert [h.distance for h in captures] == sorted(h.distance for h in captures)
     assert captures[0].distance == pytest.approx(
-        min(float(np.linalg.norm(people[2][0] - f)) for f in people[2][1:]), abs=1e-4)
+        min(distance(people[2][0], f) for f in people[2][1:]), abs=1e-4)
     assert {h.id for h in enrolled[:2]} == {2, 3}  # the second holder's two photos
 
 

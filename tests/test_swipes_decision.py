@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from swipeguard.alarms.models import AlarmKind
 from swipeguard.cardholders.models import CardStatus
 from swipeguard.db import utcnow
+from swipeguard.faces.service import DESCRIPTOR_LENGTH
 from swipeguard.faces.types import Box, Face, Quality
 from swipeguard.swipes.capture import FaceCapture, NoCapture
 from swipeguard.swipes.decision import Holder, judge
@@ -20,9 +22,11 @@ THRESHOLD = 0.55
 
 
 def _vector(x: float) -> np.ndarray:
-    v = np.zeros(128, np.float32)
-    v[0] = x
-    return v
+    """A descriptor at distance ``x`` from ``_vector(0)``: distances compare directions."""
+    angle = 2 * math.asin(x / (2 * DESCRIPTOR_LENGTH))
+    v = np.zeros(128, np.float64)
+    v[0], v[1] = math.cos(angle), math.sin(angle)
+    return (v * DESCRIPTOR_LENGTH).astype(np.float32)
 
 
 def _capture(x: float, frames: int = 3) -> FaceCapture:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from swipeguard.config import FaceSettings, get_settings
 from swipeguard.faces import quality as face_quality
@@ -124,6 +125,14 @@ def scaled(vector: Embedding) -> Embedding:
     v = np.asarray(vector, np.float32)
     length = float(np.linalg.norm(v))
     return v if length == 0.0 else (v * (DESCRIPTOR_LENGTH / length)).astype(np.float32)
+
+
+def scaled_rows(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Each row of an (n, 128) matrix at ``DESCRIPTOR_LENGTH``: what an index compares."""
+    m = np.asarray(vectors, np.float32).reshape(-1, DIMENSIONS)
+    lengths = np.linalg.norm(m, axis=1, keepdims=True)
+    factor = np.divide(DESCRIPTOR_LENGTH, lengths, out=np.ones_like(lengths), where=lengths > 0)
+    return np.ascontiguousarray(m * factor, dtype=np.float32)
 
 
 def compare(a: Embedding, b: Embedding, *, threshold: float) -> Comparison:

@@ -21,14 +21,14 @@ encode = faces.encode
 
 
 def decode_many(blobs: list[bytes]) -> npt.NDArray[np.float32]:
-    """Stored descriptors as an (n, 128) float32 matrix."""
+    """Stored descriptors as an (n, 128) float32 matrix, each row scaled as distances
+    see it (``faces.service.distance``), so row differences are those distances."""
     if not blobs:
         return np.zeros((0, DIM), np.float32)
     bad = [len(b) for b in blobs if len(b) != DIM * 4]
     if bad:
         raise ValueError(f"a stored descriptor is {DIM * 4} bytes, got {bad[0]}")
-    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), DIM).astype(
-        np.float32)
+    return faces.scaled_rows(np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), DIM))
 
 
 def photo_embedding(data: bytes, *, settings: FaceSettings) -> Embedding:

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session
 from swipeguard.cardholders.models import EnrolledPhoto
 from swipeguard.config import SearchSettings, Settings
 from swipeguard.db import Database
+from swipeguard.faces import service as faces
 from swipeguard.investigations.faces import DIM
 from swipeguard.swipes.models import Capture
 
@@ -278,10 +279,11 @@ def _flat_contents(index: Any, start: int = 0) -> tuple[Ids, Vectors]:
 
 
 def _as_matrix(vectors: Vectors) -> Vectors:
-    matrix = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, DIM))
+    """Descriptors as the index holds them: rows at one common length (see ``faces``)."""
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, DIM)
     if not np.isfinite(matrix).all():
         raise ValueError("descriptors must be finite numbers")
-    return matrix
+    return faces.scaled_rows(matrix)
 
 
 # --- galleries kept in step with the database -------------------------------------------

@@ -48,7 +48,7 @@ def clip_url(swipe_id: int) -> str:
 # --- what a distance means ----------------------------------------------------------------
 
 # Offsets from the verification threshold, and how often LFW's development folds
-# (pairs-dev.txt, 3000 pairs) were the same person in each band at the 0.55 default
+# (pairs-dev.txt, 3000 pairs) were the same person in each band around the default
 # (measured with `swipeguard bench search --bands`).
 BANDS = (
     (-0.10, "very likely the same person"),
