@@ -33,6 +33,18 @@ def test_a_small_demo_catches_misuse_spares_holders_and_gets_the_video_case_righ
     assert summary["alarms"]["lost_card"] == summary["truth"]["lost_card"]["card_lost"]
     assert len(summary["console"]["password"]) >= 10 and summary["tills"][0]["api_key"]
     assert_every_swipe_has_a_recorded_clip_with_sound(summary)
+    assert_the_investigation_names_who_used_the_lost_card(summary["lost_card_story"])
+
+
+def assert_the_investigation_names_who_used_the_lost_card(told: dict[str, Any]) -> None:
+    first = told["first_suspect"]
+    assert told["flagged_swipes"] == told["used_by_finder"] == 3
+    assert len(told["facilities"]) == 3
+    assert first["rank"] == 1 and first["lost_card_swipes"] == 3
+    assert first["identified_as_card_holder"] == told["finder_card_holder"]
+    assert first["distance"] <= 0.6
+    assert len(first["other_cards"]) == 2  # his own card and the other holder's
+    assert told["grouped_with_other_card"] and told["as_expected"]
 
 
 def assert_every_swipe_has_a_recorded_clip_with_sound(summary: dict[str, Any]) -> None:

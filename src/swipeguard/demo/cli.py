@@ -114,6 +114,7 @@ def render(summary: dict[str, Any]) -> str:
         if case:
             lines.append(f"  {kind}: {case['verdict']} ({case['reason']}); "
                          f"alarms: {', '.join(case['alarms']) or 'none'}")
+    lines.extend(_story_lines(summary.get("lost_card_story")))
     verified, clips = summary["video_verified"], summary["clips"]
     lines.append(f"swipes without a still, decided from recorded video: "
                  f"{verified['decided']}/{verified['swipes']} "
@@ -132,6 +133,27 @@ def render(summary: dict[str, Any]) -> str:
                  f"{t['footage']} camera): {t['api_key']}"
                  for t in summary["tills"])
     return "\n".join(lines)
+
+
+def _story_lines(told: dict[str, Any] | None) -> list[str]:
+    if not told:
+        return []
+    first = told["first_suspect"] or {}
+    named = (f"card holder {first['identified_as_card_holder']} (card "
+             f"{first['identified_card']}, distance {first['distance']})"
+             if first.get("identified_as_card_holder") else "no enrolled card holder")
+    return [
+        f"lost-card story: card {told['card']} reported lost since {told['lost_since']}; "
+        f"{told['flagged_swipes']} swipes since flagged, at {len(told['facilities'])} "
+        f"facilities",
+        f"  investigation ({told['investigation_ms']:.0f} ms): {told['suspects']} suspect(s); "
+        f"the first is {named}, on {first.get('lost_card_swipes', 0)} of the card's swipes",
+        f"  the same person on other cards: {', '.join(first.get('other_cards', [])) or 'none'}"
+        f"; grouped with his misuse of another card: "
+        f"{'yes' if told['grouped_with_other_card'] else 'no'}",
+        "  " + ("as expected: the investigation names the man who used the card"
+                if told["as_expected"] else "NOT as expected"),
+    ]
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -31,7 +31,7 @@ from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
 from swipeguard.demo import day as days
-from swipeguard.demo import footage
+from swipeguard.demo import footage, story
 from swipeguard.demo.city import TILLS, TILLS_PER_FACILITY, CameraPlan, City, Footage, build_city
 from swipeguard.demo.day import Cast, Kind, PlannedSwipe, plan_day
 from swipeguard.demo.people import (
@@ -60,6 +60,7 @@ VERDICT_TIMEOUT_S = 300.0
 FIRST_CARD = 880_000_000_001
 # The filmed people's cards start here, clear of the LFW holders' and portraits' cards.
 FILMED_CARDS = 500_000
+STORY_CARDS = 409_900  # the lost-card story's three holders (****9901-9903)
 
 
 class DemoError(RuntimeError):
@@ -113,17 +114,23 @@ def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
                      exclude=filmed_names)
         filmed_holders = _enrol_filmed(settings, db, pool, plans,
                                        first_card=FIRST_CARD + FILMED_CARDS)
+        told = _story_cast(settings, db, pool, samples, cast, exclude=filmed_names, seed=seed)
         timing["enrolment"] = time.perf_counter() - started
         scenarios = _rendered(rendering)
         timing["footage"] = time.perf_counter() - started
         filmed = _filmed_swipes(city, scenarios, filmed_holders)
+        lost_card = story.plan(city, told, start=start, end=end,
+                               rng=random.Random(f"{seed}-story"))
         plan = plan_day(city=city, cast=cast, start=start, end=end, video_at=video_at,
-                        rng=rng, filmed=filmed)
+                        rng=rng, filmed=[*filmed, *lost_card.swipes])
         _record(settings, db, city, plan)
         timing["recording"] = time.perf_counter() - started
         posted = _replay(settings, db, pool, city, plan)
     timing["verdicts"] = time.perf_counter() - started
     summary = summarize(settings, db, posted, city)
+    summary["lost_card_story"] = story.tell(settings, db, lost_card,
+                                            {p.planned.key: p.swipe_id for p in posted})
+    timing["investigation"] = time.perf_counter() - started
     timing["total"] = time.perf_counter() - started
     summary["timing_s"] = {k: round(v, 1) for k, v in timing.items()}
     summary["console"] = {"user": city.console_user, "password": city.console_password}
@@ -249,6 +256,20 @@ def _cast(settings: Settings, db: Database, pool: FacePool, samples: Samples, *,
                  if p.name not in taken][:wanted]
     return Cast(holders=holders[:people], lost=lost, strangers=strangers,
                 video_holder=video_holder, video_other=video_other)
+
+
+def _story_cast(settings: Settings, db: Database, pool: FacePool, samples: Samples,
+                cast: Cast, *, exclude: set[str], seed: int) -> story.Cast:
+    """The lost-card story's people, none of whom plays another part in the day."""
+    taken = exclude | {h.person.name for h in (*cast.holders, *cast.lost)} | {
+        p.name for p in cast.strangers}
+    candidates = (p for p in shuffled(lfw_people(samples.lfw, min_photos=2),
+                                      random.Random(f"{seed}-story-cast"))
+                  if p.name not in taken)
+    try:
+        return story.cast(settings, db, pool, candidates, first_card=FIRST_CARD + STORY_CARDS)
+    except story.StoryError as exc:
+        raise DemoError(str(exc)) from exc
 
 
 def _replay(settings: Settings, db: Database, pool: FacePool, city: City,
