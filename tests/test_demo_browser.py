@@ -4,6 +4,7 @@ recorded clip that plays with sound."""
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api_support import LiveServer
 from swipeguard.api.app import create_app
+from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.demo import flows
@@ -36,6 +38,7 @@ class Demo:
     user: str
     password: str
     summary: dict[str, Any]
+    finder: str  # the name of who used the lost card in the demo's story
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +49,12 @@ def demo(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[De
     db.migrate()
     summary = flows.run(settings, db, samples_dir=samples, people=4, seed=7)
     console = summary["console"]
+    with db.sessions() as session:
+        finder = session.get(CardHolder, summary["lost_card_story"]["finder_card_holder"])
+        assert finder is not None
+        name = finder.name
     with LiveServer(create_app(settings, db)) as server:
-        yield Demo(server.url, console["user"], console["password"], summary)
+        yield Demo(server.url, console["user"], console["password"], summary, name)
     db.dispose()
 
 
@@ -151,3 +158,29 @@ def test_every_demo_alarm_opens_with_faces_and_a_clip_with_sound(page: Page, dem
         kinds, duration = clip_streams(page, swipe_id)
         assert "audio" in kinds and "video" in kinds, (alarm_id, kinds)
         assert duration > CLIP_AT_LEAST_S, (alarm_id, duration)
+
+
+def test_a_lost_card_alarm_opens_the_investigation_that_names_who_used_the_card(
+    page: Page, demo: Demo,
+) -> None:
+    story = demo.summary["lost_card_story"]
+    sign_in(page, demo)
+    rows = page.locator('.alarm-row[data-kind="lost_card"]')
+    expect(rows.first).to_be_visible()
+    link = page.locator('#detail [data-field="investigate"]')
+    wanted = {f"/investigate#swipe={i}" for i in story["lost_card_swipe_ids"]}
+    for i in range(rows.count()):
+        rows.nth(i).click()
+        if link.get_attribute("href") in wanted:
+            break
+    else:
+        pytest.fail(f"no lost-card alarm links to the story's swipes {sorted(wanted)}")
+
+    link.click()
+
+    expect(page).to_have_url(re.compile(r"/investigate#swipe=\d+$"))
+    first = page.locator("#suspects .suspect h2").first
+    expect(first).to_contain_text(f"#1: {demo.finder}", timeout=20_000)
+    expect(page.locator("#suspects > p").first).to_contain_text(
+        f"{story['used_by_finder']} swipes by someone other than the holder")
+    expect(page.locator("#timeline table").first).to_be_visible()

@@ -91,6 +91,22 @@ def test_timelines_and_searches_are_for_investigators_only(
     assert [timeline.status_code, search.status_code, investigation.status_code] == [403] * 3
 
 
+def test_an_alarms_swipe_opens_its_card_for_investigators_only(
+    client: TestClient, city: City, people: People,
+) -> None:
+    made = city.swipe(VICTIM, "South", T0, face=people[1][1])
+    sign_in(client, "olga")
+    refused = client.get(f"/api/swipes/{made.swipe_id}/card")
+    sign_in(client, "ivy")
+
+    body = client.get(f"/api/swipes/{made.swipe_id}/card").json()
+    missing = client.get("/api/swipes/999999/card")
+
+    assert refused.status_code == 403 and missing.status_code == 404
+    assert body["card_no"] == VICTIM and body["swipe_id"] == made.swipe_id
+    assert ("ivy", "view_card_of_swipe", str(made.swipe_id)) in audit_actions(city.db)
+
+
 def test_the_timeline_is_served_and_its_viewing_recorded(
     client: TestClient, city: City, people: People,
 ) -> None:

@@ -114,12 +114,12 @@ def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
                      exclude=filmed_names)
         filmed_holders = _enrol_filmed(settings, db, pool, plans,
                                        first_card=FIRST_CARD + FILMED_CARDS)
-        told = _story_cast(settings, db, pool, samples, cast, exclude=filmed_names, seed=seed)
+        story_cast = _story_cast(settings, db, pool, samples, cast, exclude=filmed_names, seed=seed)
         timing["enrolment"] = time.perf_counter() - started
         scenarios = _rendered(rendering)
         timing["footage"] = time.perf_counter() - started
         filmed = _filmed_swipes(city, scenarios, filmed_holders)
-        lost_card = story.plan(city, told, start=start, end=end,
+        lost_card = story.plan(city, story_cast, start=start, end=end,
                                rng=random.Random(f"{seed}-story"))
         plan = plan_day(city=city, cast=cast, start=start, end=end, video_at=video_at,
                         rng=rng, filmed=[*filmed, *lost_card.swipes])
@@ -127,10 +127,11 @@ def run(settings: Settings, db: Database, *, samples_dir: Path, people: int,
         timing["recording"] = time.perf_counter() - started
         posted = _replay(settings, db, pool, city, plan)
     timing["verdicts"] = time.perf_counter() - started
-    summary = summarize(settings, db, posted, city)
-    summary["lost_card_story"] = story.tell(settings, db, lost_card,
-                                            {p.planned.key: p.swipe_id for p in posted})
+    # In the evening the card's holder reports it lost, and an investigator looks.
+    told = story.tell(settings, db, lost_card, {p.planned.key: p.swipe_id for p in posted})
     timing["investigation"] = time.perf_counter() - started
+    summary = summarize(settings, db, posted, city)
+    summary["lost_card_story"] = told
     timing["total"] = time.perf_counter() - started
     summary["timing_s"] = {k: round(v, 1) for k, v in timing.items()}
     summary["console"] = {"user": city.console_user, "password": city.console_password}

@@ -14,11 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from swipeguard.api.deps import DbSession, get_db, get_settings
 from swipeguard.audit import service as audit
 from swipeguard.auth.deps import optional_user, require_user
 from swipeguard.auth.models import Role, User
+from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
 from swipeguard.console.views import SECURITY_HEADERS, STATIC
 from swipeguard.db import Database
@@ -27,6 +29,7 @@ from swipeguard.investigations import clustering, flows, service
 from swipeguard.investigations.faces import decode, photo_embedding
 from swipeguard.investigations.models import Case, CaseStatus, Suspect
 from swipeguard.investigations.search import FaceSearch, open_search
+from swipeguard.swipes.models import Swipe
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,13 @@ class SuspectOut(BaseModel):
                       "other_suspect_id": e.other_suspect_id, "reason": e.reason}
                      for e in history or []],
         )
+
+
+class SwipeCardOut(BaseModel):
+    swipe_id: int
+    card_no: str
+    swiped_at: datetime
+    lost_since: datetime | None
 
 
 class CaseOut(BaseModel):
@@ -246,6 +256,20 @@ def investigation(
     audit.record(session, actor=user.username, action="investigate", object_kind="card",
                  object_id=card_no, reason=f"since {found.since.isoformat()}")
     return found
+
+
+@router.get("/api/swipes/{swipe_id}/card", response_model=SwipeCardOut)
+def swipe_card(swipe_id: int, session: DbSession,
+               user: User = Depends(investigator)) -> SwipeCardOut:
+    """The card of a swipe in full, so an investigator opens its card from an alarm."""
+    swipe = session.get(Swipe, swipe_id)
+    if swipe is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no swipe {swipe_id}")
+    holder = session.scalar(select(CardHolder).where(CardHolder.card_no == swipe.card_no))
+    audit.record(session, actor=user.username, action="view_card_of_swipe",
+                 object_kind="swipe", object_id=swipe_id)
+    return SwipeCardOut(swipe_id=swipe.id, card_no=swipe.card_no, swiped_at=swipe.swiped_at,
+                        lost_since=holder.lost_since if holder else None)
 
 
 @router.post("/api/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)

@@ -152,6 +152,7 @@ function showDetail(a) {
   field(root, "swiped_at").textContent = fullTime(a.swiped_at);
   field(root, "amount").textContent = money(a.amount_cents);
   field(root, "card").textContent = mask(a.card_no_masked);
+  field(root, "investigate").href = `/investigate#swipe=${a.swipe_id}`;
   field(root, "created_at").textContent = fullTime(a.created_at);
   showVideo(field(root, "video"), field(root, "no-video"), a.swipe_id);
   field(root, "history").replaceChildren(...a.history.map((h) => el("tr", {},

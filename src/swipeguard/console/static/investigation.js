@@ -130,9 +130,29 @@
           el("td", {}, el("a", { href: c.clip_url }, "clip"))))));
   }
 
+  // Opened from an alarm as /investigate#swipe=ID: the card of that swipe, investigated
+  // from when it was reported lost or else from that swipe (the address never holds it).
+  async function openFromSwipe() {
+    const match = /^#swipe=(\d+)$/.exec(location.hash);
+    if (!match) return;
+    try {
+      const found = await api(`/api/swipes/${match[1]}/card`);
+      $("card-no").value = found.card_no;
+      if (!found.lost_since) {
+        const at = new Date(found.swiped_at);
+        $("since").value = new Date(at.getTime() - at.getTimezoneOffset() * 60000)
+          .toISOString().slice(0, 16);
+      }
+      $("card-form").requestSubmit();
+    } catch (e) {
+      $("card-status").textContent = e.message;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     Console.showUser().catch(() => null);
     $("card-form").addEventListener("submit", investigate);
+    openFromSwipe();
     $("save-case").addEventListener("click", saveCase);
     $("search-form").addEventListener("submit", search);
   });
