@@ -7,6 +7,7 @@ having that module; nothing central needs editing when a feature is added.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Iterator
 from types import ModuleType

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(OverflowError, _number_out_of_range)
+    app.add_exception_handler(OverflowError, _number_out_of_range)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     source = source_720p(args.cache_dir or default_cache_dir())
     with tempfile.TemporaryDirectory(prefix="swipeguard-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench")  # type: ignore[call-arg]
+        settings = Settings(data_dir=Path(tmp), secret_key="bench")
         db = Database(settings.resolved_database_url)
         db.migrate()
         started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)

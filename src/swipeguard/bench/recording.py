@@ -37,7 +37,7 @@ from swipeguard.cameras.models import (
     SegmentState,
     SourceKind,
 )
-from swipeguard.config import Settings
+from swipeguard.config import RecordingSettings, Settings
 from swipeguard.db import Database
 from swipeguard.facilities.models import Facility, FacilityKind
 from swipeguard.scenario.rtsp import Mount, RtspServer
@@ -154,8 +154,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def run_level(source: Path, n: int, *, seconds: float, segment_seconds: float) -> Level:
     with tempfile.TemporaryDirectory(prefix="swipeguard-bench-") as tmp:
         data_dir = Path(tmp)
-        settings = Settings(data_dir=data_dir,  # type: ignore[call-arg]
-                            recording={"segment_seconds": segment_seconds})  # type: ignore[arg-type]
+        settings = Settings(data_dir=data_dir, recording=RecordingSettings(
+            segment_seconds=segment_seconds))
         db = Database(settings.resolved_database_url)
         db.migrate()
         server = RtspServer([Mount(f"cam{i}", source, audio="aac") for i in range(n)])

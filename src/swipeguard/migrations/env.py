@@ -6,7 +6,12 @@ from swipeguard.db import Base, load_models, make_engine
 
 load_models()
 config = context.config
-engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+engine = config.attributes.get("engine")
+if engine is None:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic needs an engine or sqlalchemy.url")
+    engine = make_engine(url)
 
 with engine.connect() as connection:
     context.configure(
