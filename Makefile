@@ -41,6 +41,8 @@ demo: $(VENV)/.installed
 	$(BIN)/swipeguard demo --samples $(SAMPLES)
 
 test: $(VENV)/.installed-dev $(VENV)/.system
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
