@@ -103,6 +103,8 @@ def test_an_alarms_swipe_opens_its_card_for_investigators_only(
     missing = client.get("/api/swipes/999999/card")
 
     assert refused.status_code == 403 and missing.status_code == 404
+    unknown = client.get("/api/cards/6200000000009999/investigation")
+    assert unknown.status_code == 404 and "no card ****9999" in unknown.json()["detail"]
     assert body["card_no"] == VICTIM and body["swipe_id"] == made.swipe_id
     assert ("ivy", "view_card_of_swipe", str(made.swipe_id)) in audit_actions(city.db)
 
@@ -166,7 +168,8 @@ def test_searching_by_photo_uses_the_one_face_in_it(
     assert len(ok.json()["card_holders"]) == 2
     assert two.status_code == 422 and "several_faces" in two.json()["detail"]
     assert junk.status_code == 422 and "not_an_image" in junk.json()["detail"]
-    assert neither.status_code == 422
+    assert neither.status_code == 422 and "capture_id or a photo" in neither.json()["detail"]
+    assert "not both" not in neither.json()["detail"]
 
 
 def test_an_investigation_is_served_saved_as_a_case_and_closed_with_history(

@@ -9,6 +9,9 @@ def test_a_card_number_in_a_request_address_is_masked() -> None:
     assert mask_card_paths("/api/cards/880000000001/timeline?since=x") == (
         "/api/cards/****0001/timeline?since=x")
     assert mask_card_paths("/api/alarms/12") == "/api/alarms/12"
+    assert mask_card_paths("/api/cases?limit=5&card_no=880000409901&x=1") == (
+        "/api/cases?limit=5&card_no=****9901&x=1")
+    assert mask_card_paths("/api/cases?card_no=880000409901") == "/api/cases?card_no=****9901"
 
 
 def test_the_access_log_writes_no_card_number() -> None:

@@ -51,12 +51,15 @@ def secret_key(configured: str | None, data_dir: Path) -> str:
 
 
 # Addresses that carry a card number: /api/card-holders/{card_no}..., /api/cards/{card_no}...
+# and any query parameter named card_no (e.g. /api/cases?card_no=...).
 _CARD_IN_PATH = re.compile(r"(/api/card(?:-holder)?s/)([^/?#\s]+)")
+_CARD_IN_QUERY = re.compile(r"([?&]card_no=)([^&#\s]*)", re.IGNORECASE)
 
 
 def mask_card_paths(text: str) -> str:
     """A request address with any card number in it masked."""
-    return _CARD_IN_PATH.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
+    text = _CARD_IN_PATH.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
+    return _CARD_IN_QUERY.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
 
 
 class MaskCardPaths(logging.Filter):

@@ -149,9 +149,9 @@ def _story_lines(told: dict[str, Any] | None) -> list[str]:
         f"  investigation ({told['investigation_ms']:.0f} ms): {told['suspects']} suspect(s); "
         f"the first is {named}, on {first.get('lost_card_swipes', 0)} of the card's swipes",
         f"  the same person on other cards: {', '.join(first.get('other_cards', [])) or 'none'}"
-        f"; grouped with his misuse of another card: "
+        f"; grouped with the same person's misuse of another card: "
         f"{'yes' if told['grouped_with_other_card'] else 'no'}",
-        "  " + ("as expected: the investigation names the man who used the card"
+        "  " + ("as expected: the investigation names the person who used the card"
                 if told["as_expected"] else "NOT as expected"),
     ]
 

@@ -1,16 +1,16 @@
 """The demo's lost-card story, told through the product as an investigator would meet it.
 
-In the morning a card holder loses her card. A man who holds a card of his own finds it
-and pays with it at three facilities in the day; at a fourth he uses yet another
-holder's card, and once he pays with his own. In the evening the card's holder reports
-it lost from the morning: the swipes since are flagged, the grouping of faces that were
+In the morning a card holder loses the card. Someone who holds a card of their own finds
+it and pays with it at three facilities in the day, uses yet another holder's card at a
+fourth, and once pays with their own. In the evening the card's holder reports it lost
+from the morning: the swipes since are flagged, the grouping of faces that were
 not the card's holder runs as its worker would, and the investigation of the card is
 asked who used it. The story holds when:
 
-- the first suspect of the investigation is identified as the man's own card holder
-  record (he is enrolled, so the register names him), and
-- the stored suspect his lost-card captures were grouped into also holds his capture on
-  the other card: the grouping found his other misuse without anyone asking.
+- the first suspect of the investigation is identified as the finder's own card holder
+  record (the finder is enrolled, so the register names them), and
+- the stored suspect the finder's lost-card captures were grouped into also holds their
+  capture on the other card: the grouping found the other misuse without anyone asking.
 
 The finder's photos must show one clear face each (as ``pick_enrollable`` asks of an
 enrolment photo); whether they are alike enough to be grouped is left to the product.
@@ -52,7 +52,7 @@ class StoryError(RuntimeError):
 @dataclass(frozen=True)
 class Cast:
     victim: Holder  # whose card is lost
-    finder: Holder  # who uses it; enrolled with a card of his own
+    finder: Holder  # who uses it; enrolled with a card of their own
     other: Holder  # whose card the finder also uses, once
 
 
@@ -97,7 +97,7 @@ def _all_clear(pool: FacePool, person: Person) -> bool:
 
 def plan(city: City, story_cast: Cast, *, start: datetime, end: datetime,
          rng: random.Random) -> Story:
-    """The finder's day: his swipes at tills of different facilities, in time order."""
+    """The finder's day: their swipes at tills of different facilities, in time order."""
     tills = _one_till_per_facility(city.tills_on(Footage.TALKING_HEAD), rng)
     if len(tills) < LOST_CARD_USES + 2:
         raise StoryError(f"the story needs {LOST_CARD_USES + 2} facilities with still "

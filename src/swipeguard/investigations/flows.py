@@ -136,12 +136,12 @@ def investigate(
     started = time.perf_counter()
     threshold = settings.verification.threshold
     holder = session.scalar(select(CardHolder).where(CardHolder.card_no == card_no))
+    if holder is None and not _any_swipe(session, card_no):
+        raise LookupError(f"no card {mask_card(card_no)}")
     since = since or (holder.lost_since if holder else None)
     if since is None:
         raise ValueError("give the time from which to investigate (the card is not "
                          "reported lost)")
-    if holder is None and not _any_swipe(session, card_no):
-        raise LookupError(f"no card {mask_card(card_no)}")
 
     seen = _swipes_since(session, card_no=card_no, since=since, until=until,
                          holder_id=holder.id if holder else None)

@@ -193,7 +193,10 @@ def search_faces(
     k: int | None = Form(None, ge=1, le=1000, description="results of each kind"),
 ) -> service.SearchResult:
     """The captures and enrolled card holders most like a face, with distances and bands."""
-    if (capture_id is None) == (photo is None):
+    if capture_id is None and photo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "send the face to search for: a capture_id or a photo")
+    if capture_id is not None and photo is not None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "send either capture_id or a photo, not both")
     if capture_id is not None:

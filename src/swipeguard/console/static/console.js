@@ -105,6 +105,7 @@ const Console = (() => {
   async function showUser() {
     const who = document.getElementById("who");
     const me = await api("/api/me");
+    document.body.dataset.role = me.role; // hides what the role may not open
     if (who) {
       who.replaceChildren(el("strong", {}, me.username), ` · ${me.role}`);
     }

@@ -1,9 +1,11 @@
 "use strict";
 
-// Only a console page of this server may be the target after signing in.
+// Only a console page of this server may be the target after signing in. A redirect
+// here keeps the page's fragment (an alarm's "#swipe=ID"), so it goes on with it.
 function nextPage() {
   const next = new URLSearchParams(location.search).get("next") || "";
-  return /^\/console\/[a-z-]+$/.test(next) ? next : "/console/alarms";
+  if (!/^\/(console\/[a-z-]+|investigate)$/.test(next)) return "/console/alarms";
+  return /^#swipe=\d+$/.test(location.hash) ? next + location.hash : next;
 }
 
 document.getElementById("sign-in").addEventListener("submit", async (event) => {
