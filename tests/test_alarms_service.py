@@ -31,6 +31,17 @@ def test_an_alarm_cannot_be_acknowledged_twice(db: Database) -> None:
         alarms.acknowledge(s, alarm_id=alarm.id, actor="op2")
 
 
+def test_a_blank_actor_changes_nothing(db: Database) -> None:
+    with db.transaction() as s:
+        alarm = alarms.open_alarm(s, kind=AlarmKind.NO_FACE, reason="no face")
+
+    with pytest.raises(ValueError, match="actor"), db.transaction() as s:
+        alarms.acknowledge(s, alarm_id=alarm.id, actor="  ")
+
+    with db.transaction() as s:
+        assert alarms.get(s, alarm_id=alarm.id).status is AlarmStatus.OPEN  # type: ignore[union-attr]
+
+
 def test_closing_needs_acknowledgement_and_a_reason(db: Database) -> None:
     with db.transaction() as s:
         alarm = alarms.open_alarm(s, kind=AlarmKind.LOST_CARD, reason="card reported lost")

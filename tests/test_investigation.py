@@ -12,6 +12,7 @@ from sqlalchemy import select
 from investigation_support import T0, City, lfw_people
 from swipeguard.alarms.models import Alarm, AlarmKind
 from swipeguard.cardholders.models import CardHolder, CardStatus
+from swipeguard.cli import main
 from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.investigations import flows, service
@@ -77,7 +78,25 @@ def test_a_lost_report_needs_a_known_card_a_past_time_and_a_reason(city: City) -
                                 actor="o", reason="x")
         with pytest.raises(ValueError, match="how the card was lost"):
             service.report_lost(s, card_no=VICTIM, since=T0, actor="o", reason=" ")
+        with pytest.raises(ValueError, match="actor may not be blank"):
+            service.report_lost(s, card_no=VICTIM, since=T0, actor=" ", reason="x")
         assert s.get(CardHolder, city.holders[VICTIM]).status is CardStatus.ACTIVE
+
+
+@pytest.mark.parametrize("command", [
+    ["investigate", VICTIM],
+    ["report-lost", VICTIM, "--since", "2026-03-01T09:00+08:00", "--reason", "lost at desk"],
+])
+@pytest.mark.parametrize("actor", ["", "   ", "ada\nroot", "x" * 101])
+def test_the_commands_refuse_a_blank_or_garbled_actor(
+    command: list[str], actor: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main([*command, "--actor", actor, "--data-dir", str(tmp_path)])
+
+    assert refused.value.code == 2
+    assert "--actor: " in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_timeline_shows_money_per_day_and_the_swipes_of_strangers(

@@ -15,13 +15,14 @@ from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
 from swipeguard.alarms.models import Alarm, AlarmEvent, AlarmKind, AlarmStatus, Resolution
+from swipeguard.audit import service as audit
 from swipeguard.db import utcnow
 
 log = logging.getLogger(__name__)
 
 # Lost cards come first in the queue: the card is in a stranger's hands right now.
 PRIORITY = {AlarmKind.LOST_CARD: 3, AlarmKind.MISMATCH: 2, AlarmKind.RULE: 2,
-            AlarmKind.NO_FACE: 1, AlarmKind.NO_VIDEO: 1}
+            AlarmKind.NO_FACE: 1, AlarmKind.NO_VIDEO: 1, AlarmKind.ERROR: 1}
 
 
 class AlarmConflict(ValueError):
@@ -32,6 +33,7 @@ def open_alarm(
     session: Session, *, kind: AlarmKind, reason: str, swipe_id: int | None = None,
     rule: str | None = None, actor: str = "system", priority: int | None = None,
 ) -> Alarm:
+    actor = audit.check_actor(actor)
     alarm = Alarm(
         swipe_id=swipe_id, kind=kind, rule=rule, reason=reason,
         priority=PRIORITY[kind] if priority is None else priority,
@@ -84,6 +86,7 @@ def _transition(
     allowed: tuple[AlarmStatus, ...], to: AlarmStatus, reason: str,
     resolution: Resolution | None = None,
 ) -> Alarm:
+    actor = audit.check_actor(actor)
     current = session.get(Alarm, alarm_id)
     if current is None:
         raise LookupError(f"no alarm {alarm_id}")

@@ -162,6 +162,7 @@ def template(session: Session, *, card_holder_id: int) -> builtins.list[Embeddin
 def report_lost(session: Session, *, card_holder_id: int, since: datetime,
                 actor: str) -> CardHolder:
     """Marks the card lost since ``since``: later swipes with it raise an alarm."""
+    actor = audit.check_actor(actor)
     if since.tzinfo is None:
         raise ValueError("give the time the card was lost with its time zone")
     holder = get(session, card_holder_id=card_holder_id)

@@ -22,14 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="ISO time with zone when the card was last seen, e.g. "
                            "2026-03-01T09:00+08:00")
     lost.add_argument("--reason", required=True, help="how it was lost, who reported it")
-    lost.add_argument("--actor", default="cli", help="who is reporting (for the history)")
+    lost.add_argument("--actor", default="cli", type=_actor,
+                      help="who is reporting (for the history)")
     add_data_dir(lost)
     lost.set_defaults(func=report_lost)
 
     inv = sub.add_parser("investigate", help="rank the people who used a card since a time")
     inv.add_argument("card_no")
     inv.add_argument("--since", type=_aware, help="default: when the card was reported lost")
-    inv.add_argument("--actor", required=True, help="who is looking (kept in the audit trail)")
+    inv.add_argument("--actor", required=True, type=_actor,
+                     help="who is looking (kept in the audit trail)")
     add_data_dir(inv)
     inv.set_defaults(func=investigate)
 
@@ -48,6 +50,13 @@ def _aware(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError("give the time with its zone, e.g. +08:00 or Z")
     return value
+
+
+def _actor(text: str) -> str:
+    try:
+        return audit.check_actor(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def _fail(e: Exception) -> int:

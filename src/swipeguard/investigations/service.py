@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from swipeguard.alarms import service as alarms
 from swipeguard.alarms.models import Alarm, AlarmKind
+from swipeguard.audit import service as audit
 from swipeguard.cardholders import service as cardholders
 from swipeguard.cardholders.models import CardHolder, CardStatus, EnrolledPhoto
 from swipeguard.db import utcnow
@@ -100,6 +101,7 @@ def report_lost(
     Reporting again with an earlier time widens the window; a later time changes nothing.
     """
     now = now or utcnow()
+    actor = audit.check_actor(actor)
     if since.tzinfo is None:
         raise ValueError("since needs a time zone, e.g. 2026-03-01T09:00:00+08:00")
     if since > now + MAX_SINCE_AHEAD:
@@ -383,6 +385,7 @@ def create_case(
     session: Session, *, card_no: str, since: datetime, title: str, findings: Any, actor: str,
 ) -> Case:
     """Saves an investigation as a case, with its findings as they are now."""
+    actor = audit.check_actor(actor)
     case = Case(card_no=card_no, since=since, title=title.strip()[:200],
                 findings=_json(findings), created_by=actor)
     session.add(case)
@@ -396,6 +399,7 @@ def update_case(
     status: CaseStatus | None = None, note: str = "",
 ) -> Case:
     """Refreshes a case's findings, closes or reopens it, or adds a note; each a history row."""
+    actor = audit.check_actor(actor)
     case = session.get(Case, case_id)
     if case is None:
         raise LookupError(f"no case {case_id}")
