@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from swipeguard.auth import service
+from swipeguard.auth.models import Role
 from swipeguard.db import Database
 
 
@@ -44,3 +47,30 @@ def test_a_short_password_or_a_taken_name_is_refused(
 
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
     assert taken.returncode == 2 and "exists already" in taken.stderr
+
+
+@pytest.mark.parametrize(("username", "why"), [
+    ("", "may not be blank"),
+    ("   ", "may not be blank"),
+    ("x" * 300, "at most 100 characters"),
+    ("olga smith", "without spaces"),
+    ("olga\x1b[2J", "without spaces"),
+])
+def test_a_blank_long_or_spaced_username_is_refused(
+    username: str, why: str, data_dir: Path, sqlite_db: Database,
+) -> None:
+    added = _users("add", username, "--role", "operator", "--password-stdin",
+                   "--data-dir", str(data_dir), stdin="a long passphrase\n")
+
+    assert added.returncode == 2 and why in added.stderr
+    with sqlite_db.transaction() as s:
+        assert service.list_users(s) == []
+
+
+def test_a_username_is_stored_trimmed(sqlite_db: Database) -> None:
+    with sqlite_db.transaction() as s:
+        service.create_user(s, username="  ana.lima@clinic-7 ", password="a long passphrase",
+                            role=Role.ADMIN)
+
+    with sqlite_db.transaction() as s:
+        assert service.get_by_username(s, username="ana.lima@clinic-7") is not None

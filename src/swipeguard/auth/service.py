@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -17,9 +18,26 @@ from swipeguard.privacy import new_token, token_hash
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 MIN_PASSWORD = 10
+# One word as people type it at a sign-in (Unicode letters and digits, plus . _ - @ for
+# e-mail-like names); 100 is the column's width. Spaces and control characters would
+# make two accounts look alike in the history.
+USERNAME = re.compile(r"[\w.@-]{1,100}")
+
+
+def check_username(username: str) -> str:
+    """The username trimmed, or a ValueError saying what a username may be."""
+    name = username.strip()
+    if not name:
+        raise ValueError("a username may not be blank")
+    if len(name) > 100:
+        raise ValueError("a username has at most 100 characters")
+    if not USERNAME.fullmatch(name):
+        raise ValueError("a username is letters, digits and . _ - @ only, without spaces")
+    return name
 
 
 def create_user(session: Session, *, username: str, password: str, role: Role) -> User:
+    username = check_username(username)
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
