@@ -33,6 +33,21 @@ def test_a_user_added_from_the_command_line_can_sign_in(
         assert user.password_hash.startswith("$argon2id$")
 
 
+def test_the_first_user_starts_a_new_data_folder_that_other_commands_then_use(
+    tmp_path: Path,
+) -> None:
+    fresh = str(tmp_path / "srv" / "swipeguard")
+
+    listed_before = _users("list", "--data-dir", fresh)
+    added = _users("add", "alice", "--role", "admin", "--password-stdin", "--data-dir", fresh,
+                   stdin="a long passphrase\n")
+    listed = _users("list", "--data-dir", fresh)
+
+    assert listed_before.returncode == 2 and "no swipeguard data in" in listed_before.stderr
+    assert added.returncode == 0, added.stderr
+    assert "alice" in listed.stdout
+
+
 def test_a_short_password_or_a_taken_name_is_refused(
     data_dir: Path, sqlite_db: Database,
 ) -> None:

@@ -176,7 +176,7 @@ def test_a_lost_card_records_when_and_who(sqlite_db: Database) -> None:
 
 
 def test_the_enroll_command_prints_only_masked_numbers(
-    data_dir: Path, samples: Path, capsys: pytest.CaptureFixture[str],
+    data_dir: Path, sqlite_db: Database, samples: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     photo = lfw_pair(samples, same=True)[0]
     two = samples / "faces" / "examples" / "two_people.jpg"
@@ -193,7 +193,7 @@ def test_the_enroll_command_prints_only_masked_numbers(
 
 
 def test_the_enroll_command_stores_nothing_when_no_photo_is_usable(
-    data_dir: Path, samples: Path, capsys: pytest.CaptureFixture[str],
+    data_dir: Path, sqlite_db: Database, samples: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     two = samples / "faces" / "examples" / "two_people.jpg"
 

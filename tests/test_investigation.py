@@ -99,6 +99,18 @@ def test_the_commands_refuse_a_blank_or_garbled_actor(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_mistyped_data_folder_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    typo = tmp_path / "nope-dir"
+
+    code = main(["investigate", VICTIM, "--actor", "ada", "--data-dir", str(typo)])
+
+    assert code == 2
+    assert f"no swipeguard data in {typo}" in capsys.readouterr().err
+    assert not typo.exists()
+
+
 def test_the_timeline_shows_money_per_day_and_the_swipes_of_strangers(
     city: City, people: People,
 ) -> None:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from swipeguard.api.cli import NoData
 from swipeguard.discovery import feature_modules
 
 
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except NoData as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

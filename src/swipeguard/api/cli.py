@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from swipeguard.api.app import create_app
 from swipeguard.config import ServerSettings, Settings
@@ -55,12 +56,35 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
                         help="data directory (default: settings, ./data)")
 
 
-def open_database(args: argparse.Namespace) -> tuple[Settings, Database]:
-    """The settings and a migrated database, for commands that work on the data."""
+class NoData(Exception):
+    """The data directory holds no swipeguard data: most often a mistyped ``--data-dir``."""
+
+
+def open_database(args: argparse.Namespace, *,
+                  create: bool = False) -> tuple[Settings, Database]:
+    """The settings and a migrated database, for commands that work on the data.
+
+    Only the commands that start an installation (``create``: the first user, the
+    server) may start a new database; the others refuse a data directory without one,
+    so a typo fails loudly instead of answering from an empty database made on the spot.
+    """
     settings = load_settings(args)
+    if not create:
+        _require_data(settings)
     db = Database(settings.resolved_database_url)
     db.migrate()
     return settings, db
+
+
+def _require_data(settings: Settings) -> None:
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        found = Path(url.database).is_file()
+    else:
+        found = settings.data_dir.is_dir()  # the database is elsewhere; faces and video here
+    if not found:
+        raise NoData(f"no swipeguard data in {settings.data_dir}; check --data-dir or "
+                     f"SWIPEGUARD_DATA_DIR (`swipeguard users add` starts a new installation)")
 
 
 class _Server(uvicorn.Server):
@@ -83,7 +107,7 @@ def _mask_access_log() -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings, db = open_database(args)
+    settings, db = open_database(args, create=True)
     app = create_app(settings, db)
     threads = WorkerThreads([] if args.no_workers else all_workers(settings, db))
 

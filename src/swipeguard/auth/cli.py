@@ -40,7 +40,7 @@ def _read_password(args: argparse.Namespace) -> str:
 def add_user(args: argparse.Namespace) -> int:
     try:
         password = _read_password(args)
-        _, db = open_database(args)
+        _, db = open_database(args, create=True)  # the first user starts an installation
         with db.transaction() as session:
             user = service.create_user(session, username=args.username, password=password,
                                        role=Role(args.role))
