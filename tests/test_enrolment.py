@@ -134,6 +134,43 @@ def test_an_lfw_photo_is_enrolled_and_matches_the_same_person_only(
     assert not faces.compare_template(capture(other_path), template, threshold=threshold).match
 
 
+def _example(samples: Path, name: str) -> bytes:
+    return (samples / "faces" / "examples" / name).read_bytes()
+
+
+def test_a_face_unlike_the_holders_photos_is_refused_unless_said_to_be_ok(
+    settings: Settings, sqlite_db: Database, samples: Path,
+) -> None:
+    holder_id = _holder(sqlite_db)
+    _enroll(settings, sqlite_db, holder_id, _example(samples, "obama.jpg"))
+
+    with pytest.raises(service.NotTheHolder, match="does not look like the enrolled") as refused:
+        _enroll(settings, sqlite_db, holder_id, _example(samples, "biden.jpg"))
+    same_person = _enroll(settings, sqlite_db, holder_id, _example(samples, "obama2.jpg"))
+    with sqlite_db.transaction() as s:
+        holder = service.get(s, card_holder_id=holder_id)
+        forced = service.enroll_photo(s, settings=settings, card_holder=holder,
+                                      image=_example(samples, "biden.jpg"),
+                                      different_face_ok=True)
+
+    assert refused.value.code == "not_the_holder"
+    assert _stored(settings, sqlite_db)[0] == 3
+    assert forced.id > same_person.id
+
+
+def test_the_same_photo_is_not_enrolled_twice(
+    settings: Settings, sqlite_db: Database, samples: Path,
+) -> None:
+    holder_id = _holder(sqlite_db)
+    first = _enroll(settings, sqlite_db, holder_id, _example(samples, "obama.jpg"))
+
+    with pytest.raises(service.DuplicatePhoto, match=f"photo {first.id}"):
+        _enroll(settings, sqlite_db, holder_id, _example(samples, "obama.jpg"))
+
+    rows, files = _stored(settings, sqlite_db)
+    assert (rows, len(files)) == (1, 1)
+
+
 @pytest.mark.parametrize(("photo", "refusal"), [
     ("two_people", errors.SeveralFaces),
     ("no_face", errors.NoFace),
@@ -206,6 +243,38 @@ def test_the_enroll_command_stores_nothing_when_no_photo_is_usable(
     with db.transaction() as s:
         assert service.get_by_card_no(s, card_no=CARD) is None
     db.dispose()
+
+
+def _enroll_command(data_dir: Path, samples: Path, *photos: str, name: str = "Wang",
+                    extra: tuple[str, ...] = ()) -> int:
+    paths = [str(samples / "faces" / "examples" / p) for p in photos]
+    return main(["enroll", "--card-no", CARD, "--national-id", NATIONAL_ID, "--name", name,
+                 *extra, *paths, "--data-dir", str(data_dir)])
+
+
+def test_the_enroll_command_refuses_another_face_a_repeat_and_a_new_name(
+    data_dir: Path, sqlite_db: Database, samples: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _enroll_command(data_dir, samples, "obama.jpg") == 0
+    capsys.readouterr()
+
+    other_face = _enroll_command(data_dir, samples, "biden.jpg")
+    other_face_err = capsys.readouterr().err
+    repeated = _enroll_command(data_dir, samples, "obama.jpg", "obama2.jpg")
+    repeated_err = capsys.readouterr().err
+    renamed = _enroll_command(data_dir, samples, "obama2.jpg", name="Someone Else")
+    renamed_err = capsys.readouterr().err
+    forced = _enroll_command(data_dir, samples, "biden.jpg", extra=("--different-face-ok",))
+
+    assert other_face == 2 and "refused (not_the_holder)" in other_face_err
+    assert "--different-face-ok" in other_face_err
+    assert repeated == 0 and "photo 1 of 2: refused (duplicate_photo)" in repeated_err
+    assert renamed == 2 and "enrolled under another name" in renamed_err
+    assert forced == 0
+    with sqlite_db.transaction() as s:
+        holder = service.get_by_card_no(s, card_no=CARD)
+        assert holder is not None and holder.name == "Wang"
+        assert len(holder.photos) == 3  # obama, obama2, then biden when said to be OK
 
 
 @pytest.fixture
@@ -304,3 +373,26 @@ def test_a_duplicate_card_number_is_a_conflict(client: TestClient) -> None:
                      client.post("/api/card-holders", json=body))
 
     assert (first.status_code, second.status_code) == (201, 409)
+
+
+def test_a_face_unlike_the_holder_is_refused_over_the_api_unless_said_ok(
+    client: TestClient, sqlite_db: Database, samples: Path,
+) -> None:
+    _sign_in(client, "ines")
+    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
+                                           "name": "Wang Fang"})
+    _upload(client, _example(samples, "obama.jpg"))
+
+    refused = _upload(client, _example(samples, "biden.jpg"))
+    forced = client.post(f"/api/card-holders/{CARD}/photos", headers=WRITE,
+                         data={"different_face_ok": "true"},
+                         files={"photo": ("p.jpg", _example(samples, "biden.jpg"), "image/jpeg")})
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["code"] == "not_the_holder"
+    assert forced.status_code == 201
+    with sqlite_db.transaction() as s:
+        reasons = s.scalars(select(AccessRecord.reason)
+                            .where(AccessRecord.action == "enroll_photo")).all()
+    assert reasons[-1].endswith("different face allowed")
+

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--national-id", required=True, help="national ID (stored as a keyed hash)")
     p.add_argument("--name", required=True, help="the card holder's name")
     p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="JPEG or PNG photos")
+    p.add_argument("--different-face-ok", action="store_true",
+                   help="enrol a face unlike the card holder's enrolled photos (the same "
+                        "person years apart, say)")
     add_data_dir(p)
     p.set_defaults(func=enroll)
 
@@ -35,7 +38,8 @@ def enroll(args: argparse.Namespace) -> int:
     try:
         with db.transaction() as session:
             holder = _holder(session, args, secret)
-            accepted = _enroll_each(session, settings, holder, args.photos)
+            accepted = _enroll_each(session, settings, holder, args.photos,
+                                    args.different_face_ok)
             if not accepted:
                 raise _NothingEnrolled
             print(f"card {mask_card(holder.card_no)}: card holder {holder.id}, national ID "
@@ -63,23 +67,32 @@ def _holder(session: Session, args: argparse.Namespace, secret: str) -> CardHold
                               name=args.name, secret=secret)
     if existing.national_id_hash != keyed_hash(secret, args.national_id):
         raise ValueError(f"card {mask_card(existing.card_no)} belongs to another national ID")
+    if _same_name(existing.name) != _same_name(args.name):
+        # Enrolling is no way to rename someone: a mistyped card number would do it silently.
+        raise ValueError(f"card {mask_card(existing.card_no)} is enrolled under another name; "
+                         f"give the name it was enrolled under")
     return existing
 
 
+def _same_name(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
 def _enroll_each(session: Session, settings: Settings, holder: CardHolder,
-                 photos: list[Path]) -> int:
+                 photos: list[Path], different_face_ok: bool) -> int:
     accepted = 0
     for number, path in enumerate(photos, 1):
         label = f"photo {number} of {len(photos)}"
         try:
             data = path.read_bytes()
             photo = service.enroll_photo(session, settings=settings, card_holder=holder,
-                                         image=data)
+                                         image=data, different_face_ok=different_face_ok)
         except OSError as exc:
             print(f"{label}: cannot read the file ({exc.strerror})", file=sys.stderr)
             continue
         except FaceError as exc:
-            print(f"{label}: refused ({exc.code}): {exc}", file=sys.stderr)
+            hint = (" (--different-face-ok)" if isinstance(exc, service.NotTheHolder) else "")
+            print(f"{label}: refused ({exc.code}): {exc}{hint}", file=sys.stderr)
             continue
         accepted += 1
         print(f"{label}: enrolled as photo {photo.id} (face {photo.face_px}px, "

@@ -50,6 +50,8 @@ class EnrolledPhoto(Base):
     # Relative to the data directory.
     image_path: Mapped[str] = mapped_column(String(300))
     descriptor: Mapped[bytes] = mapped_column(LargeBinary)  # 128 float32, little-endian
+    # SHA-256 (hex) of the photo as it was sent, so the same photo is not enrolled twice.
+    source_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     face_px: Mapped[int] = mapped_column(Integer)
     sharpness: Mapped[float]
     frontal: Mapped[float]

@@ -9,6 +9,7 @@ photo is taken once and can afford the ~0.7 s, a till capture cannot.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import logging
 import re
 import unicodedata
@@ -24,8 +25,9 @@ from swipeguard.audit import service as audit
 from swipeguard.cardholders.models import CardHolder, CardStatus, EnrolledPhoto
 from swipeguard.config import Settings
 from swipeguard.faces import service as faces
+from swipeguard.faces.errors import FaceError
 from swipeguard.faces.pool import DescribedFace, FacePool, describe_enrolment_photo
-from swipeguard.faces.types import Embedding
+from swipeguard.faces.types import Comparison, Embedding
 from swipeguard.privacy import keyed_hash, mask_card
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,18 @@ class AlreadyExists(ValueError):
 
 class NotFound(LookupError):
     """No such card holder or photo."""
+
+
+class DuplicatePhoto(FaceError):
+    """The very same photo is enrolled for this card holder already."""
+
+    code = "duplicate_photo"
+
+
+class NotTheHolder(FaceError):
+    """The face is unlike every photo the card holder has: perhaps another person."""
+
+    code = "not_the_holder"
 
 
 def create(session: Session, *, card_no: str, national_id: str, name: str,
@@ -105,28 +119,65 @@ def get_photo(session: Session, *, card_holder_id: int, photo_id: int) -> Enroll
 
 
 def enroll_photo(session: Session, *, settings: Settings, card_holder: CardHolder, image: bytes,
-                 pool: FacePool | None = None) -> EnrolledPhoto:
+                 pool: FacePool | None = None, different_face_ok: bool = False) -> EnrolledPhoto:
     """Enrols one photo, or raises a ``FaceError`` saying why it cannot be used.
 
-    The photo must hold exactly one face, large, sharp and frontal enough. ``pool`` runs
-    the ~0.7 s of descriptor work in a worker process instead of this one.
+    The photo must hold exactly one face, large, sharp and frontal enough, and not be one
+    the holder has already. Once the holder has photos, a face farther than the
+    verification threshold from all of them is refused unless ``different_face_ok``: a
+    second person's face on a card would pass every check at the till as the holder.
+    ``pool`` runs the ~0.7 s of descriptor work in a worker process instead of this one.
     """
+    digest = hashlib.sha256(image).hexdigest()
+    _refuse_duplicate(session, card_holder=card_holder, digest=digest)
     if pool is not None:
         described = pool.submit(describe_enrolment_photo, image, settings=settings.faces).result()
     else:
         described = describe_enrolment_photo(image, settings=settings.faces)
-    return _store(session, settings=settings, card_holder=card_holder, described=described)
+    unlike = _unlike_enrolled(session, settings=settings, card_holder=card_holder,
+                              described=described)
+    if unlike is not None and not different_face_ok:
+        raise NotTheHolder(
+            f"the face does not look like the enrolled card holder: {unlike.distance:.2f} "
+            f"from the closest enrolled photo, over the threshold {unlike.threshold:.2f}; "
+            f"enrol it only if it is the same person, saying so")
+    photo = _store(session, settings=settings, card_holder=card_holder, described=described,
+                   digest=digest)
+    if unlike is not None:
+        log.warning("photo %s enrolled for card holder %s although %.2f from the closest "
+                    "enrolled photo: a different face was accepted", photo.id, card_holder.id,
+                    unlike.distance)
+    return photo
+
+
+def _refuse_duplicate(session: Session, *, card_holder: CardHolder, digest: str) -> None:
+    same = session.scalar(select(EnrolledPhoto.id).where(
+        EnrolledPhoto.card_holder_id == card_holder.id, EnrolledPhoto.source_sha256 == digest))
+    if same is not None:
+        raise DuplicatePhoto(f"this photo is enrolled already for this card holder "
+                             f"(photo {same})")
+
+
+def _unlike_enrolled(session: Session, *, settings: Settings, card_holder: CardHolder,
+                     described: DescribedFace) -> Comparison | None:
+    """How far the face is from the holder's photos, when it matches none of them."""
+    enrolled = template(session, card_holder_id=card_holder.id)
+    if not enrolled:
+        return None
+    closest = faces.compare_template(described.descriptor, enrolled,
+                                     threshold=settings.verification.threshold)
+    return None if closest.match else closest
 
 
 def _store(session: Session, *, settings: Settings, card_holder: CardHolder,
-           described: DescribedFace) -> EnrolledPhoto:
+           described: DescribedFace, digest: str) -> EnrolledPhoto:
     relative = Path(*ENROLLED_DIR, f"{card_holder.id}-{uuid.uuid4().hex}.jpg")
     file = settings.path(*relative.parts)
     _write_atomically(file, described.chip_jpeg())
     q = described.quality
     photo = EnrolledPhoto(
         card_holder_id=card_holder.id, image_path=relative.as_posix(),
-        descriptor=faces.encode(described.descriptor), face_px=q.face_px,
+        descriptor=faces.encode(described.descriptor), source_sha256=digest, face_px=q.face_px,
         sharpness=q.sharpness, frontal=q.frontal, detection_score=q.detection_score,
     )
     try:

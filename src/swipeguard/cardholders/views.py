@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -107,9 +107,12 @@ def create_card_holder(body: CardHolderIn, session: DbSession,
 @router.post("/{card_no}/photos", status_code=status.HTTP_201_CREATED, response_model=PhotoOut,
              responses={413: {"description": "the photo is too large"},
                         422: {"description": "the photo cannot be enrolled: detail.code says "
-                                             "why (no_face, several_faces, face_too_small, ...)"}})
+                                             "why (no_face, several_faces, face_too_small, "
+                                             "duplicate_photo, not_the_holder, ...)"}})
 def enroll_photo(card_no: str, request: Request, session: DbSession,
                  photo: UploadFile = File(description="a JPEG or PNG of the card holder's face"),
+                 different_face_ok: bool = Form(
+                     False, description="enrol a face unlike the holder's enrolled photos"),
                  settings: Settings = Depends(get_settings),
                  user: User = Depends(enrolling)) -> PhotoOut:
     """Enrols one photo: exactly one sharp, frontal, large enough face, or a 422 saying why."""
@@ -125,11 +128,13 @@ def enroll_photo(card_no: str, request: Request, session: DbSession,
     pool = getattr(request.app.state, "face_pool", None)
     try:
         enrolled = service.enroll_photo(session, settings=settings, card_holder=holder,
-                                        image=data, pool=pool)
+                                        image=data, pool=pool,
+                                        different_face_ok=different_face_ok)
     except FaceError as exc:
         raise _refused(exc) from exc
+    forced = ", different face allowed" if different_face_ok else ""
     audit.record(session, actor=user.username, action="enroll_photo", object_kind="card_holder",
-                 object_id=holder.id, reason=f"photo {enrolled.id}")
+                 object_id=holder.id, reason=f"photo {enrolled.id}{forced}")
     return PhotoOut.of(holder, enrolled)
 
 

@@ -139,6 +139,7 @@ def upgrade() -> None:
     sa.Column('card_holder_id', sa.Integer(), nullable=False),
     sa.Column('image_path', sa.String(length=300), nullable=False),
     sa.Column('descriptor', sa.LargeBinary(), nullable=False),
+    sa.Column('source_sha256', sa.String(length=64), nullable=True),
     sa.Column('face_px', sa.Integer(), nullable=False),
     sa.Column('sharpness', sa.Double(), nullable=False),
     sa.Column('frontal', sa.Double(), nullable=False),
