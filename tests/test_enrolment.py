@@ -396,3 +396,19 @@ def test_a_face_unlike_the_holder_is_refused_over_the_api_unless_said_ok(
                             .where(AccessRecord.action == "enroll_photo")).all()
     assert reasons[-1].endswith("different face allowed")
 
+
+def test_two_photos_in_one_upload_are_refused(
+    client: TestClient, sqlite_db: Database, samples: Path,
+) -> None:
+    _sign_in(client, "ines")
+    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
+                                           "name": "Wang Fang"})
+
+    answer = client.post(f"/api/card-holders/{CARD}/photos", headers=WRITE, files=[
+        ("photo", ("a.jpg", _example(samples, "obama.jpg"), "image/jpeg")),
+        ("photo", ("b.jpg", _example(samples, "obama2.jpg"), "image/jpeg")),
+    ])
+
+    assert answer.status_code == 422
+    assert answer.json()["detail"]["code"] == "several_photos"
+    assert client.get(f"/api/card-holders/{CARD}").json()["photos"] == []

@@ -78,6 +78,16 @@ def _holder(session: DbSession, card_no: str) -> CardHolder:
     return holder
 
 
+async def _one_photo(request: Request) -> None:
+    """Refuses a request with several ``photo`` parts, of which only one would be enrolled."""
+    form = await request.form()  # parsed once already for the endpoint; this is its cache
+    if len(form.getlist("photo")) > 1:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {
+            "code": "several_photos",
+            "message": "send one photo per request; nothing was enrolled",
+        })
+
+
 def _refused(exc: FaceError) -> HTTPException:
     code = (status.HTTP_413_CONTENT_TOO_LARGE if isinstance(exc, ImageTooLarge)
             else status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -108,13 +118,15 @@ def create_card_holder(body: CardHolderIn, session: DbSession,
              responses={413: {"description": "the photo is too large"},
                         422: {"description": "the photo cannot be enrolled: detail.code says "
                                              "why (no_face, several_faces, face_too_small, "
-                                             "duplicate_photo, not_the_holder, ...)"}})
+                                             "duplicate_photo, not_the_holder, several_photos, "
+                                             "...)"}})
 def enroll_photo(card_no: str, request: Request, session: DbSession,
                  photo: UploadFile = File(description="a JPEG or PNG of the card holder's face"),
                  different_face_ok: bool = Form(
                      False, description="enrol a face unlike the holder's enrolled photos"),
                  settings: Settings = Depends(get_settings),
-                 user: User = Depends(enrolling)) -> PhotoOut:
+                 user: User = Depends(enrolling),
+                 _: None = Depends(_one_photo)) -> PhotoOut:
     """Enrols one photo: exactly one sharp, frontal, large enough face, or a 422 saying why."""
     holder = _holder(session, card_no)
     data = photo.file.read(MAX_PHOTO_BYTES + 1)
