@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from swipeguard.alarms.models import Alarm, AlarmKind
 from swipeguard.api.app import create_app
+from swipeguard.cameras.models import Camera
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
 from swipeguard.faces.pool import FacePool
@@ -271,11 +272,38 @@ def test_a_failing_verification_is_retried_then_shown_to_an_operator(
 
     swipe = _swipe(sqlite_db, posted["swipe_id"])
     assert verifier.counts.failed == 3
-    assert swipe.state is SwipeState.DECIDED and swipe.verdict is Verdict.NO_FACE
+    assert swipe.state is SwipeState.DECIDED and swipe.verdict is Verdict.ERROR
     assert swipe.attempts == 3 and "after 3 attempts" in (swipe.reason or "")
-    assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.NO_FACE]
+    assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.ERROR]
+    assert service.advice(swipe) == "check_id"
     with sqlite_db.sessions() as s:
         assert s.scalars(select(Capture)).all() == []
+
+
+def test_a_camera_that_cannot_replay_reads_as_an_error_not_as_a_missing_face(
+    settings: Settings, sqlite_db: Database, client: TestClient, pool: FacePool,
+    samples: Path, people: list[str],
+) -> None:
+    till = add_till(sqlite_db, name="Till 2", video=samples / "video" / "short_hamilton_clip.mp4")
+    with sqlite_db.transaction() as s:
+        camera = s.get(Camera, till.camera_id)
+        assert camera is not None
+        camera.replay_started_at = None  # as saved before cameras were checked
+    add_holder(sqlite_db, settings, card_no="1000000010", photo=lfw(samples, people[0], 1))
+    posted = _post(client, till, card_no="1000000010", key="e1",
+                   swiped_at=utcnow() - timedelta(minutes=1))
+    clock = [utcnow()]
+    verifier = Verifier(settings, sqlite_db, pool=pool, clock=lambda: clock[0])
+
+    for _ in range(3):
+        verifier.drain()
+        clock[0] += timedelta(seconds=10)
+
+    swipe = _swipe(sqlite_db, posted["swipe_id"])
+    assert swipe.verdict is Verdict.ERROR
+    assert (swipe.reason or "").startswith(
+        "could not be verified after 3 attempts (ValueError: camera")
+    assert [a.kind for a in _alarms(sqlite_db, swipe.id)] == [AlarmKind.ERROR]
 
 
 def test_a_verifier_outlives_a_database_that_is_away(

@@ -17,6 +17,7 @@ class AlarmKind(enum.StrEnum):
     NO_VIDEO = "no_video"  # the till's camera recorded nothing: check the camera
     LOST_CARD = "lost_card"
     RULE = "rule"
+    ERROR = "error"  # a swipe could not be verified: check the server's log
 
 
 class AlarmStatus(enum.StrEnum):

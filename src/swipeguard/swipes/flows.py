@@ -116,12 +116,11 @@ def record(settings: Settings, db: Database, *, inputs: Inputs, outcome: Outcome
 
 def give_up(settings: Settings, db: Database, *, swipe_id: int, worker: str, error: str,
             attempts: int, now: datetime) -> bool:
-    """Decides a swipe that failed every attempt as faceless, so an operator sees it."""
+    """Decides a swipe that failed every attempt as an error, with an alarm so an operator
+    looks: no face was judged, so it must not read as a face that was not there."""
     reason = f"could not be verified after {attempts} attempts ({error})"
-    judgement = Judgement(
-        Verdict.NO_FACE, None, settings.verification.threshold, reason,
-        AlarmKind.NO_FACE if settings.verification.alarm_on_no_face else None,
-    )
+    judgement = Judgement(Verdict.ERROR, None, settings.verification.threshold, reason,
+                          AlarmKind.ERROR)
     with db.sessions() as session:
         swiped_at = session.scalar(select(Swipe.swiped_at).where(Swipe.id == swipe_id))
     if swiped_at is None:

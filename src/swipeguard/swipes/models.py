@@ -25,6 +25,7 @@ class Verdict(enum.StrEnum):
     NOT_ENROLLED = "not_enrolled"
     CARD_LOST = "card_lost"
     UNKNOWN_CARD = "unknown_card"
+    ERROR = "error"  # verification itself failed (every retry raised); nobody was judged
 
 
 class Swipe(Base):

@@ -75,6 +75,7 @@ ADVICE = {
     Verdict.NO_VIDEO: "check_id",
     Verdict.NOT_ENROLLED: "check_id",
     Verdict.UNKNOWN_CARD: "check_id",
+    Verdict.ERROR: "check_id",
     Verdict.CARD_LOST: "decline",
 }
 

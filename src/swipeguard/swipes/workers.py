@@ -32,8 +32,8 @@ from swipeguard.swipes.signals import Signals, Subscription, get_signals
 
 log = logging.getLogger(__name__)
 
-# A swipe whose verification raised this many times is decided as having no usable face
-# (with the error as the reason), so that an operator looks at it instead of nobody.
+# A swipe whose verification raised this many times is decided as an error (with the
+# error as the reason) and opens an alarm, so that an operator looks at it instead of nobody.
 MAX_ATTEMPTS = 3
 RETRY_BASE_S = 2.0  # then 4 s: a database or disk hiccup has passed by then
 IDLE_POLL_S = 2.0  # the table is looked at this often even when no ring arrives

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-12-04 18:29:52.065044
+Create Date: 2026-12-04 20:51:22.245771
 """
 
 from collections.abc import Sequence
@@ -271,7 +271,7 @@ def upgrade() -> None:
     sa.Column('claimed_until', swipeguard.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('verdict', sa.Enum('verified', 'mismatch', 'no_face', 'no_video', 'not_enrolled', 'card_lost', 'unknown_card', name='verdict', native_enum=False, length=16), nullable=True),
+    sa.Column('verdict', sa.Enum('verified', 'mismatch', 'no_face', 'no_video', 'not_enrolled', 'card_lost', 'unknown_card', 'error', name='verdict', native_enum=False, length=16), nullable=True),
     sa.Column('distance', sa.Double(), nullable=True),
     sa.Column('threshold', sa.Double(), nullable=True),
     sa.Column('decided_at', swipeguard.db.UTCDateTime(timezone=True), nullable=True),
@@ -293,7 +293,7 @@ def upgrade() -> None:
     op.create_table('alarms',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('swipe_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.Enum('mismatch', 'no_face', 'no_video', 'lost_card', 'rule', name='alarmkind', native_enum=False, length=16), nullable=False),
+    sa.Column('kind', sa.Enum('mismatch', 'no_face', 'no_video', 'lost_card', 'rule', 'error', name='alarmkind', native_enum=False, length=16), nullable=False),
     sa.Column('rule', sa.String(length=50), nullable=True),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
