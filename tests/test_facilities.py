@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,57 @@ def test_a_camera_belongs_to_its_facility_and_its_till(sqlite_db: Database) -> N
                               source_kind=SourceKind.RTSP, source="http://127.0.0.1/a")
 
 
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _add_file_camera(db: Database, source: str, replay_started_at: datetime | None) -> None:
+    with db.transaction() as s:
+        f = service.create_facility(s, name="North", kind=FacilityKind.PHARMACY, district="A")
+        service.create_camera(s, facility_id=f.id, name="north-1", source_kind=SourceKind.FILE,
+                              source=source, replay_started_at=replay_started_at)
+
+
+def test_a_file_camera_replays_a_real_video_from_its_start(
+    sqlite_db: Database, samples: Path,
+) -> None:
+    video = samples / "video" / "short_hamilton_clip.mp4"
+
+    service.check_source(source_kind=SourceKind.FILE, source=str(video))
+    _add_file_camera(sqlite_db, str(video), T0)
+
+    with sqlite_db.sessions() as s:
+        [camera] = service.list_cameras(s)
+    assert (camera.source, camera.replay_started_at) == (str(video), T0)
+
+
+def test_a_file_camera_without_its_replay_start_is_refused(
+    sqlite_db: Database, samples: Path,
+) -> None:
+    video = samples / "video" / "short_hamilton_clip.mp4"
+
+    with pytest.raises(service.BadCamera, match="replay_started_at") as refused:
+        _add_file_camera(sqlite_db, str(video), None)
+
+    assert refused.value.field == "replay_started_at"
+    with sqlite_db.sessions() as s:
+        assert service.list_cameras(s) == []
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("/etc/passwd", "cannot read video file"),
+    ("{samples}/faces/lfw", "not a regular file"),
+    ("{samples}/video/no-such-clip.mp4", "no file at"),
+    ("video/short_hamilton_clip.mp4", "absolute path"),
+])
+def test_a_file_camera_needs_a_video_the_server_can_read(
+    samples: Path, source: str, message: str,
+) -> None:
+    with pytest.raises(service.BadCamera, match=message) as refused:
+        service.check_source(source_kind=SourceKind.FILE, source=source.format(samples=samples))
+
+    assert refused.value.field == "source"
+
+
 @pytest.fixture
 def admin(settings: Settings, sqlite_db: Database) -> Iterator[TestClient]:
     add_user(sqlite_db, "ada", Role.ADMIN)
@@ -141,3 +193,27 @@ def test_the_commands_add_a_facility_and_a_till_printing_its_key_once(
         assert auth.till_for_key(s, api_key=key) is not None
     assert bad.returncode == 2 and "no facility 7" in bad.stderr
     assert "till 1: Till 1" in listing.stdout and key not in listing.stdout
+
+
+def test_the_api_refuses_a_file_camera_it_could_not_replay(
+    admin: TestClient, samples: Path,
+) -> None:
+    f = admin.post("/api/facilities", json={"name": "North", "kind": "pharmacy",
+                                            "district": "A"}).json()
+    camera = {"facility_id": f["id"], "name": "north-1", "source_kind": "file",
+              "enabled": True}
+    video = str(samples / "video" / "short_hamilton_clip.mp4")
+
+    no_start = admin.post("/api/admin/cameras", json={**camera, "source": video})
+    not_video = admin.post("/api/admin/cameras", json={**camera, "source": "/etc/passwd"})
+    listed = admin.get("/api/admin/cameras").json()
+    good = admin.post("/api/admin/cameras", json={
+        **camera, "source": video, "replay_started_at": T0.isoformat()})
+
+    assert no_start.status_code == 422
+    assert "replay_started_at" in no_start.json()["detail"]
+    assert [e["field"] for e in no_start.json()["errors"]] == ["body.replay_started_at"]
+    assert not_video.status_code == 422
+    assert [e["field"] for e in not_video.json()["errors"]] == ["body.source"]
+    assert listed == []
+    assert good.status_code == 201 and good.json()["source"] == video

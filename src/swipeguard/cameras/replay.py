@@ -8,6 +8,7 @@ The recorder and the face pipeline's fallback decoder share this one mapping.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -46,6 +47,22 @@ class FileInfo:
 def timeline(path: str | Path, started_at: datetime) -> Timeline:
     info = probe(str(path))
     return Timeline(started_at=started_at, origin=info.origin, period=info.period)
+
+
+def check_file(path: str) -> FileInfo:
+    """The file a camera is to replay, checked when the camera is registered: a bad path
+    would otherwise show only when the recorder or the verifier first opens it."""
+    file = Path(path)
+    if not file.is_absolute():
+        # The recorder may run in another process, from another working directory.
+        raise SourceError(f"give the video file's absolute path, not {path!r}")
+    if not file.exists():
+        raise SourceError(f"there is no file at {path}")
+    if not file.is_file():
+        raise SourceError(f"{path} is not a regular file")
+    if not os.access(file, os.R_OK):
+        raise SourceError(f"{path} is not readable by the server")
+    return probe(path)
 
 
 @lru_cache(maxsize=64)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from swipeguard.cameras import replay
 from swipeguard.cameras.models import Camera, SourceKind
 from swipeguard.facilities.models import Facility, FacilityKind, Till
 from swipeguard.privacy import new_token, token_hash
@@ -18,6 +19,14 @@ log = logging.getLogger(__name__)
 
 class AlreadyExists(ValueError):
     """A till or camera of that name is there already."""
+
+
+class BadCamera(ValueError):
+    """A camera that could not be recorded as given; ``field`` names the input to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def create_facility(
@@ -124,7 +133,10 @@ def create_camera(
     if not name or not source:
         raise ValueError("a camera needs a name and a source")
     if source_kind is SourceKind.RTSP and not source.startswith(("rtsp://", "rtsps://")):
-        raise ValueError("an RTSP camera's source must start with rtsp:// or rtsps://")
+        raise BadCamera("source", "an RTSP camera's source must start with rtsp:// or rtsps://")
+    if source_kind is SourceKind.FILE and replay_started_at is None:
+        raise BadCamera("replay_started_at", "a file camera needs replay_started_at: the "
+                        "time its first frame plays, with a time zone")
     _require_facility(session, facility_id)
     if cameras.get_by_name(session, name=name) is not None:
         raise AlreadyExists(f"a camera named {name!r} exists already; choose another name")
@@ -132,6 +144,21 @@ def create_camera(
         session, name=name, facility_id=facility_id, source_kind=source_kind, source=source,
         replay_started_at=replay_started_at, enabled=enabled,
     )
+
+
+def check_source(*, source_kind: SourceKind, source: str) -> None:
+    """Refuses a file the server cannot replay now, where a person names it: otherwise
+    every swipe at the camera's tills fails later, in the verifier.
+
+    Not part of ``create_camera``: the demo registers footage it is still rendering.
+    """
+    if source_kind is not SourceKind.FILE:
+        return
+    try:
+        replay.check_file(source.strip())
+    except replay.SourceError as e:
+        raise BadCamera("source", f"a file camera's source must be a video file the server "
+                        f"can read: {e}") from e
 
 
 def get_camera(session: Session, *, camera_id: int) -> Camera | None:

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from swipeguard.api.deps import DbSession
@@ -107,6 +108,14 @@ def _bad_request(e: ValueError) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e))
 
 
+def _bad_camera(e: service.BadCamera) -> JSONResponse:
+    """The API's one error shape, naming the field to fix."""
+    message = str(e)
+    return JSONResponse({"detail": message, "errors": [
+        {"field": f"body.{e.field}", "message": message, "type": "value_error"}]},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def _not_found(e: LookupError) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, str(e).strip("'\""))
 
@@ -184,9 +193,13 @@ def list_cameras(session: DbSession, facility_id: int | None = None,
 
 @router.post("/api/admin/cameras", response_model=CameraOut,
              status_code=status.HTTP_201_CREATED)
-def create_camera(body: CameraIn, session: DbSession, _: User = Depends(admin)) -> CameraOut:
+def create_camera(body: CameraIn, session: DbSession,
+                  _: User = Depends(admin)) -> CameraOut | JSONResponse:
     try:
+        service.check_source(source_kind=body.source_kind, source=body.source)
         camera = service.create_camera(session, **body.model_dump())
+    except service.BadCamera as e:
+        return _bad_camera(e)
     except LookupError as e:
         raise _not_found(e) from e
     except ValueError as e:
