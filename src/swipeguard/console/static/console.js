@@ -96,6 +96,7 @@ const Console = (() => {
     no_video: "No video from camera",
     lost_card: "Lost card used",
     rule: "Unusual pattern",
+    error: "Could not be verified",
   };
 
   function kindLabel(item) {
