@@ -105,13 +105,13 @@ class SearchSettings(Section):
         "efConstruction=40,efSearch=1024", max_length=200,
         title="FAISS parameters of that index (name=value,...)",
     )
-    # Measured on all LFW development photos (`swipeguard bench investigation`, grouping):
-    # B-cubed precision/recall 0.91/0.95 at 0.50, 0.97/0.90 at 0.45; the top-1 rate of
-    # investigations was 0.935 and 0.93. 0.50 keeps a person's captures together (LFW
-    # spans years; counter captures do not); investigators split what is wrong.
-    # Strangers fall within 0.50 in 2 of 10,000 random LFW pairs.
+    # Measured on all LFW development photos (`swipeguard bench investigation`, grouping;
+    # distances at the common length): B-cubed precision/recall 0.93/0.95 at 0.48,
+    # 0.96/0.93 at 0.46, 0.88/0.96 at 0.50. 0.48 keeps a person's captures together (LFW
+    # spans years; counter captures do not) while two strangers are rarely joined;
+    # investigators split what is wrong.
     group_threshold: float = Field(
-        0.50, gt=0.0, lt=2.0,
+        0.48, gt=0.0, lt=2.0,
         title="Distance at or below which two non-holder captures are taken as one person",
     )
 

@@ -6,7 +6,7 @@ whose face matched the holder is the holder, not a suspect.
 
 How the grouping decides (online, in capture id order, so suspect ids stay stable as
 captures arrive): a new capture may join a suspect whose nearest member is within
-``search.group_threshold`` (0.50, stricter than the 0.55 verification threshold, so two
+``search.group_threshold`` (0.48, stricter than the 0.59 verification threshold, so two
 strangers are rarely joined) and the median of its distances to all that suspect's
 members is within the verification threshold (so one look-alike member cannot chain two
 people together). It joins the nearest such suspect, or else starts a suspect of its
@@ -15,9 +15,10 @@ if they are alike as a whole: the new capture showed they are one person. Suspec
 investigator corrected are never merged by the grouping, and a suspect an investigator
 said a capture is "not" is never considered for it again.
 
-Measured on all 6,876 LFW development photos (3,530 people) as if each were a stranger's
-capture (``swipeguard bench investigation``): B-cubed precision 0.91 (a capture's suspect
-is mostly its person) and recall 0.95 (a person's captures mostly share one suspect).
+Measured on the 6,836 LFW development photos with a face (3,509 people) as if each were
+a stranger's capture (``swipeguard bench investigation``): B-cubed precision 0.93 (a
+capture's suspect is mostly its person) and recall 0.95 (a person's captures mostly
+share one suspect).
 LFW spans years of one person's life; captures at counters are closer in time and pose.
 
 Investigator corrections (each a history row with actor, time and reason): split
