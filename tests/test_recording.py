@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from camera_support import (
     segments,
     wait_until,
 )
+from swipeguard.cameras.cli import in_shard, parse_shard
 from swipeguard.cameras.frames import frames_between
 from swipeguard.cameras.models import (
     Camera,
@@ -217,3 +219,40 @@ def test_a_camera_password_stays_out_of_gaps_and_state(
     assert state is not None and state.last_error and "cannot open" in state.last_error
     assert "hunter2" not in gap.reason + state.last_error
     assert gap.ended_at is not None  # closed when the recorder stopped
+
+
+def test_recording_in_two_processes_shares_the_cameras_between_them(
+    sqlite_db: Database, footage: Path, data_dir: Path,
+) -> None:
+    started = datetime.now(UTC)
+    ids = [add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+                      replay_started_at=started, name=f"shared-{i}") for i in range(4)]
+    env = {**os.environ, "SWIPEGUARD_DATA_DIR": str(data_dir),
+           "SWIPEGUARD_RECORDING__SEGMENT_SECONDS": "2"}
+    recorder = subprocess.Popen([sys.executable, "-m", "swipeguard", "record", "--processes",
+                                 "2"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: all(closed_segments(sqlite_db, i) for i in ids), timeout=40,
+                   what="a finished segment from every camera")
+        with sqlite_db.sessions() as s:
+            owners = {state.camera_id: state.owner
+                      for state in s.scalars(select(CameraState))}
+    finally:
+        recorder.send_signal(signal.SIGTERM)
+        code = recorder.wait(40)
+
+    pids = {owners[i].split(":")[1] for i in ids if owners.get(i)}
+    assert len(pids) == 2 and str(recorder.pid) not in pids
+    assert code == 0
+    with sqlite_db.sessions() as s:
+        stopped = s.scalars(select(CameraState.status)).all()
+    assert stopped and all(status is RecorderStatus.STOPPED for status in stopped)
+
+
+def test_a_shard_is_given_as_index_and_count() -> None:
+    assert parse_shard("1/3") == (1, 3)
+    assert [i for i in range(7) if in_shard(i, (1, 3))] == [1, 4]
+    assert in_shard(5, None)
+    for bad in ("3/3", "-1/2", "x/2", "1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_shard(bad)

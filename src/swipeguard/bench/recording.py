@@ -1,8 +1,9 @@
-"""``swipeguard bench recording``: how many cameras one recorder process keeps up with.
+"""``swipeguard bench recording``: how many cameras one machine's recorder keeps up with.
 
 Each level serves N live RTSP cameras on loopback (GStreamer's RTSP server, one
 process, streaming a 720p H.264 file at about 2 Mb/s with AAC sound as it is) and runs
-``swipeguard record`` on them in one process for S seconds. A level passes when every
+``swipeguard record --processes P`` on them (default: one process per core) for S
+seconds. A level passes when every
 camera's recording is whole: no gap rows, every segment complete and readable packet
 by packet, consecutive segments abutting, and the frames recorded matching the time
 covered. CPU is read from /proc for the recorder and the server separately, so an
@@ -66,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment-seconds", type=float, default=5.0)
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where the generated 720p source is kept")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="recorder processes sharing the cameras (default: one per core)")
     parser.add_argument("--keep-going", action="store_true",
                         help="run every level even after one fails")
 
@@ -103,10 +106,12 @@ def source_720p(cache_dir: Path, seconds: int = SOURCE_SECONDS) -> Path:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its reaped children, from /proc."""
+    """User + system CPU time of a process, its live children and its reaped ones."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    live = children.read_text().split() if children.exists() else []
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in live)
 
 
 @dataclass
@@ -135,7 +140,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     source = source_720p(args.cache_dir or default_cache_dir())
     levels: list[Level] = []
     for n in args.cameras or [10, 25, 50, 75, 100, 125]:
-        level = run_level(source, n, seconds=args.seconds, segment_seconds=args.segment_seconds)
+        level = run_level(source, n, seconds=args.seconds, segment_seconds=args.segment_seconds,
+                          processes=args.processes)
         log.info("%s cameras: %s", n, level.as_dict())
         levels.append(level)
         if not level.passed and not args.keep_going:
@@ -144,6 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "source": "1280x720 25 fps H.264 ~2 Mb/s + AAC 48 kHz mono, over RTSP/TCP on loopback",
         "cpu_cores": os.cpu_count(),
+        "recorder_processes": args.processes,
         "seconds_per_level": args.seconds,
         "segment_seconds": args.segment_seconds,
         "most_cameras_without_loss": max(passed) if passed else 0,
@@ -151,7 +158,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_level(source: Path, n: int, *, seconds: float, segment_seconds: float) -> Level:
+def run_level(source: Path, n: int, *, seconds: float, segment_seconds: float,
+              processes: int) -> Level:
     with tempfile.TemporaryDirectory(prefix="swipeguard-bench-") as tmp:
         data_dir = Path(tmp)
         settings = Settings(data_dir=data_dir, recording=RecordingSettings(
@@ -161,7 +169,7 @@ def run_level(source: Path, n: int, *, seconds: float, segment_seconds: float) -
         server = RtspServer([Mount(f"cam{i}", source, audio="aac") for i in range(n)])
         _add_cameras(db, server, n)
         with server:
-            recorder = _start_recorder(data_dir, segment_seconds)
+            recorder = _start_recorder(data_dir, segment_seconds, processes)
             try:
                 _wait_recording(db, n, recorder)
                 cpu0 = (cpu_seconds(recorder.pid), cpu_seconds(server.pid or 0), time.monotonic())
@@ -213,13 +221,14 @@ def _add_cameras(db: Database, server: RtspServer, n: int) -> None:
                                   source_kind=SourceKind.RTSP, source=server.url(f"cam{i}"))
 
 
-def _start_recorder(data_dir: Path, segment_seconds: float) -> subprocess.Popen[bytes]:
+def _start_recorder(data_dir: Path, segment_seconds: float,
+                    processes: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SWIPEGUARD_DATA_DIR": str(data_dir),
            "SWIPEGUARD_RECORDING__SEGMENT_SECONDS": str(segment_seconds)}
     env.pop("SWIPEGUARD_DATABASE_URL", None)
     log_file = open(data_dir / "recorder.log", "wb")  # noqa: SIM115 - lives with the process
-    return subprocess.Popen([sys.executable, "-m", "swipeguard", "record"], env=env,
-                            stdout=log_file, stderr=log_file)
+    return subprocess.Popen([sys.executable, "-m", "swipeguard", "record", "--processes",
+                             str(processes)], env=env, stdout=log_file, stderr=log_file)
 
 
 def _wait_recording(db: Database, n: int, recorder: subprocess.Popen[bytes]) -> None:
