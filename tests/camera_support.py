@@ -133,9 +133,9 @@ def add_swipe(db: Database, *, camera_id: int, at: datetime) -> int:
     with db.transaction() as s:
         till = s.scalar(select(Till).where(Till.camera_id == camera_id))
         assert till is not None
-        swipe = Swipe(till_id=till.id, idempotency_key=f"k-{at.timestamp()}",
-                      request_hash="0" * 64, card_no="9990000000000001", swiped_at=at,
-                      amount_cents=1250)
+        swipe = Swipe(till_id=till.id, camera_id=camera_id,
+                      idempotency_key=f"k-{at.timestamp()}", request_hash="0" * 64,
+                      card_no="9990000000000001", swiped_at=at, amount_cents=1250)
         s.add(swipe)
         s.flush()
         return swipe.id

@@ -24,6 +24,10 @@ from swipeguard.cameras.models import SourceKind
 from swipeguard.cameras.recorder import record_replay
 from swipeguard.config import Settings
 from swipeguard.db import Database
+from swipeguard.facilities.models import Till
+from swipeguard.swipes import flows
+from swipeguard.swipes import service as swipes
+from swipeguard.swipes.signals import get_signals
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -129,3 +133,29 @@ def test_a_clip_needs_a_sign_in_and_each_view_is_recorded_with_its_reason(
         records = s.scalars(select(AccessRecord).where(AccessRecord.action == "view_clip")).all()
     assert [(r.actor, r.object_kind, r.object_id, r.reason) for r in records] == [
         ("op1", "swipe", str(swipe_id), "alarm 12 review")]
+
+
+def test_a_swipe_keeps_the_camera_that_filmed_it_when_its_till_moves(
+    settings: Settings, sqlite_db: Database, camera_id: int, footage: Path,
+) -> None:
+    with sqlite_db.sessions() as s:
+        till_id = s.scalar(select(Till.id).where(Till.camera_id == camera_id))
+    assert till_id is not None
+    stored = swipes.create(settings, sqlite_db, get_signals(settings, sqlite_db),
+                           till_id=till_id, new=swipes.NewSwipe(
+                               card_no="9990000000000002", swiped_at=T0 + timedelta(seconds=10),
+                               amount_cents=990, idempotency_key="moved-1"))
+    other = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+                       replay_started_at=T0, name="the till's new camera")
+    with sqlite_db.transaction() as s:
+        till = s.get(Till, till_id)
+        assert till is not None
+        till.camera_id = other
+
+    with sqlite_db.sessions() as s:
+        clip = clips.clip_for_swipe(settings, s, swipe_id=stored.swipe.id)
+    inputs = flows.load(sqlite_db, swipe_id=stored.swipe.id)
+
+    assert stored.swipe.camera_id == camera_id != other
+    assert clip.camera_id == camera_id and inputs.camera_id == camera_id
+    assert play(clip.path).video_frames > 0

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from swipeguard.cameras import service
 from swipeguard.cameras.models import Segment
 from swipeguard.config import Settings
-from swipeguard.facilities.models import Till
 from swipeguard.swipes.models import Swipe
 
 log = logging.getLogger(__name__)
@@ -60,11 +59,10 @@ def clip_for_swipe(settings: Settings, session: Session, *, swipe_id: int) -> Cl
     swipe = session.get(Swipe, swipe_id)
     if swipe is None:
         raise LookupError(f"no swipe {swipe_id}")
-    till = session.get(Till, swipe.till_id)
-    if till is None or till.camera_id is None:
-        raise NoVideo(f"the till of swipe {swipe_id} has no camera")
+    if swipe.camera_id is None:
+        raise NoVideo(f"the till of swipe {swipe_id} had no camera")
     start, end = window(settings, swipe.swiped_at)
-    return get_clip(settings, session, camera_id=till.camera_id, start=start, end=end)
+    return get_clip(settings, session, camera_id=swipe.camera_id, start=start, end=end)
 
 
 def cut_clip(

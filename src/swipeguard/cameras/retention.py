@@ -28,7 +28,6 @@ from swipeguard.cameras.clips import CLIPS_DIR
 from swipeguard.cameras.models import Purge, Segment, SegmentState
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
-from swipeguard.facilities.models import Till
 from swipeguard.swipes.models import Swipe
 
 log = logging.getLogger(__name__)
@@ -65,12 +64,11 @@ def protected_windows(
 ) -> list[Window]:
     """Windows retention must keep: open or acknowledged alarms' clips, and the hooks'."""
     rows = session.execute(
-        select(Till.camera_id, Swipe.swiped_at)
+        select(Swipe.camera_id, Swipe.swiped_at)
         .select_from(Alarm)
         .join(Swipe, Swipe.id == Alarm.swipe_id)
-        .join(Till, Till.id == Swipe.till_id)
         .where(Alarm.status.in_((AlarmStatus.OPEN, AlarmStatus.ACKNOWLEDGED)),
-               Till.camera_id.is_not(None))
+               Swipe.camera_id.is_not(None))
     ).all()
     windows = [Window(camera_id, at - timedelta(seconds=before_s), at + timedelta(seconds=after_s))
                for camera_id, at in rows if camera_id is not None]

@@ -16,7 +16,6 @@ from swipeguard.cardholders.models import CardHolder
 from swipeguard.config import Settings
 from swipeguard.db import Database, utcnow
 from swipeguard.faces.pool import FacePool
-from swipeguard.facilities.models import Till
 from swipeguard.swipes import capture, files, service
 from swipeguard.swipes.capture import FaceCapture, NoCapture, Outcome
 from swipeguard.swipes.decision import Holder, Judgement, judge
@@ -47,7 +46,6 @@ def load(db: Database, *, swipe_id: int) -> Inputs:
         swipe = session.get(Swipe, swipe_id)
         if swipe is None:
             raise LookupError(f"no swipe {swipe_id}")
-        till = session.get(Till, swipe.till_id)
         holder = None
         if swipe.card_holder_id is not None:
             row = session.get(CardHolder, swipe.card_holder_id)
@@ -56,7 +54,7 @@ def load(db: Database, *, swipe_id: int) -> Inputs:
                                 template=cardholders.template(session, card_holder_id=row.id))
         return Inputs(swipe_id=swipe.id, swiped_at=swipe.swiped_at,
                       still_path=swipe.still_path,
-                      camera_id=till.camera_id if till is not None else None, holder=holder)
+                      camera_id=swipe.camera_id, holder=holder)
 
 
 def take_capture(settings: Settings, db: Database, pool: FacePool, inputs: Inputs, *,

@@ -34,6 +34,10 @@ class Swipe(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     till_id: Mapped[int] = mapped_column(ForeignKey("tills.id"), index=True)
+    # The till's counter camera when the swipe was stored: the verdict, the clip and what
+    # retention keeps all come from the camera that filmed the swipe, even if the till
+    # is later moved to another one.
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"), default=None)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     # SHA-256 of the request's content (card, time, amount, still): a retry with the
     # same key must carry the same content, or it is a different swipe reusing a key.

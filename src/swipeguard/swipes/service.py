@@ -128,8 +128,10 @@ def _earlier(db: Database, *, till_id: int, new: NewSwipe) -> Swipe | None:
 def _insert(db: Database, *, till_id: int, new: NewSwipe, still_path: str | None) -> Swipe:
     with db.transaction() as session:
         holder = cardholders.get_by_card_no(session, card_no=new.card_no)
+        till = session.get(Till, till_id)
         swipe = Swipe(
-            till_id=till_id, idempotency_key=new.idempotency_key,
+            till_id=till_id, camera_id=till.camera_id if till is not None else None,
+            idempotency_key=new.idempotency_key,
             request_hash=new.fingerprint(), card_no=new.card_no,
             card_holder_id=holder.id if holder else None, swiped_at=new.swiped_at,
             amount_cents=new.amount_cents, still_path=still_path, received_at=utcnow(),

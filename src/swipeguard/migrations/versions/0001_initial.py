@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-12-04 20:51:22.245771
+Create Date: 2026-12-04 21:46:15.495259
 """
 
 from collections.abc import Sequence
@@ -258,6 +258,7 @@ def upgrade() -> None:
     op.create_table('swipes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('till_id', sa.Integer(), nullable=False),
+    sa.Column('camera_id', sa.Integer(), nullable=True),
     sa.Column('idempotency_key', sa.String(length=100), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('card_no', sa.String(length=32), nullable=False),
@@ -277,6 +278,7 @@ def upgrade() -> None:
     sa.Column('decided_at', swipeguard.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('flagged_for_review', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_swipes_camera_id_cameras')),
     sa.ForeignKeyConstraint(['card_holder_id'], ['card_holders.id'], name=op.f('fk_swipes_card_holder_id_card_holders')),
     sa.ForeignKeyConstraint(['till_id'], ['tills.id'], name=op.f('fk_swipes_till_id_tills')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_swipes')),
