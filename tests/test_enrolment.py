@@ -290,6 +290,13 @@ def _sign_in(client: TestClient, username: str) -> None:
     assert r.status_code == 200
 
 
+def _registered(client: TestClient) -> None:
+    """Signs in the enrolment clerk and registers the test card's holder."""
+    _sign_in(client, "ines")
+    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
+                                           "name": "Wang Fang"})
+
+
 def _upload(client: TestClient, data: bytes, card_no: str = CARD):  # noqa: ANN202
     return client.post(f"/api/card-holders/{card_no}/photos", headers=WRITE,
                        files={"photo": ("photo.jpg", data, "image/jpeg")})
@@ -324,9 +331,7 @@ def test_an_investigator_enrols_and_reads_a_card_holder(
 def test_a_refused_upload_says_why_in_a_code(
     client: TestClient, samples: Path, no_face: bytes,
 ) -> None:
-    _sign_in(client, "ines")
-    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
-                                           "name": "Wang Fang"})
+    _registered(client)
     whole = (samples / "faces" / "examples" / "obama-480p.jpg").read_bytes()
 
     answers = {
@@ -346,9 +351,7 @@ def test_a_refused_upload_says_why_in_a_code(
 
 
 def test_an_operator_reads_but_does_not_enrol(client: TestClient) -> None:
-    _sign_in(client, "ines")
-    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
-                                           "name": "Wang Fang"})
+    _registered(client)
     client.delete("/api/session", headers=WRITE)
     _sign_in(client, "olga")
 
@@ -378,9 +381,7 @@ def test_a_duplicate_card_number_is_a_conflict(client: TestClient) -> None:
 def test_a_face_unlike_the_holder_is_refused_over_the_api_unless_said_ok(
     client: TestClient, sqlite_db: Database, samples: Path,
 ) -> None:
-    _sign_in(client, "ines")
-    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
-                                           "name": "Wang Fang"})
+    _registered(client)
     _upload(client, _example(samples, "obama.jpg"))
 
     refused = _upload(client, _example(samples, "biden.jpg"))
@@ -400,9 +401,7 @@ def test_a_face_unlike_the_holder_is_refused_over_the_api_unless_said_ok(
 def test_two_photos_in_one_upload_are_refused(
     client: TestClient, sqlite_db: Database, samples: Path,
 ) -> None:
-    _sign_in(client, "ines")
-    client.post("/api/card-holders", json={"card_no": CARD, "national_id": NATIONAL_ID,
-                                           "name": "Wang Fang"})
+    _registered(client)
 
     answer = client.post(f"/api/card-holders/{CARD}/photos", headers=WRITE, files=[
         ("photo", ("a.jpg", _example(samples, "obama.jpg"), "image/jpeg")),
