@@ -130,6 +130,8 @@ def test_a_file_camera_without_its_replay_start_is_refused(
     ("{samples}/faces/lfw", "not a regular file"),
     ("{samples}/video/no-such-clip.mp4", "no file at"),
     ("video/short_hamilton_clip.mp4", "absolute path"),
+    ("{samples}/faces/examples/biden.jpg", "not a video"),
+    ("{samples}/presentation-attacks/video/live-1.webm", "copies H.264 or H.265"),
 ])
 def test_a_file_camera_needs_a_video_the_server_can_read(
     samples: Path, source: str, message: str,

@@ -49,6 +49,10 @@ def timeline(path: str | Path, started_at: datetime) -> Timeline:
     return Timeline(started_at=started_at, origin=info.origin, period=info.period)
 
 
+# The recorder copies packets into MP4 segments without re-encoding: these codecs only.
+RECORDABLE_CODECS = frozenset({"h264", "hevc"})
+
+
 def check_file(path: str) -> FileInfo:
     """The file a camera is to replay, checked when the camera is registered: a bad path
     would otherwise show only when the recorder or the verifier first opens it."""
@@ -62,6 +66,17 @@ def check_file(path: str) -> FileInfo:
         raise SourceError(f"{path} is not a regular file")
     if not os.access(file, os.R_OK):
         raise SourceError(f"{path} is not readable by the server")
+    try:
+        with av.open(path) as container:
+            video = container.streams.video[0] if container.streams.video else None
+            still = container.format.name == "image2" or container.format.name.endswith("_pipe")
+    except av.FFmpegError as exc:
+        raise SourceError(f"cannot read video file {file.name}: {exc}") from exc
+    if video is None or still:
+        raise SourceError(f"{file.name} is not a video: give a recording (H.264 or H.265)")
+    if video.codec_context.name not in RECORDABLE_CODECS:
+        raise SourceError(f"{file.name} is {video.codec_context.name} video; the recorder "
+                          "copies H.264 or H.265 into its MP4 segments")
     return probe(path)
 
 
