@@ -16,6 +16,7 @@ from swipeguard.api.app import create_app
 from swipeguard.auth import service as auth
 from swipeguard.auth.models import Role
 from swipeguard.cameras.models import SourceKind
+from swipeguard.cameras.workers import workers as camera_workers
 from swipeguard.config import Settings
 from swipeguard.db import Database
 from swipeguard.facilities import service
@@ -219,3 +220,23 @@ def test_the_api_refuses_a_file_camera_it_could_not_replay(
     assert [e["field"] for e in not_video.json()["errors"]] == ["body.source"]
     assert listed == []
     assert good.status_code == 201 and good.json()["source"] == video
+
+
+def test_serve_leaves_recording_to_the_recorder_command_when_told(
+    settings: Settings, sqlite_db: Database, samples: Path,
+) -> None:
+    with sqlite_db.transaction() as s:
+        facility = service.create_facility(s, name="Quay Pharmacy", kind=FacilityKind.PHARMACY,
+                                           district="Quay")
+        service.create_camera(s, facility_id=facility.id, name="counter",
+                              source_kind=SourceKind.FILE,
+                              source=str(samples / "video" / "short_hamilton_clip.mp4"),
+                              replay_started_at=datetime.now(UTC))
+    off = settings.model_copy(update={"recording": settings.recording.model_copy(
+        update={"in_serve": False})})
+
+    recording = [type(w).__name__ for w in camera_workers(settings, sqlite_db)]
+    not_recording = [type(w).__name__ for w in camera_workers(off, sqlite_db)]
+
+    assert recording.count("Recorder") == 1 and "RetentionWorker" in recording
+    assert not_recording == ["RetentionWorker"]

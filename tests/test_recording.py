@@ -256,3 +256,22 @@ def test_a_shard_is_given_as_index_and_count() -> None:
     for bad in ("3/3", "-1/2", "x/2", "1"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_shard(bad)
+
+
+def test_the_recorder_processes_stop_when_their_parent_is_killed(
+    sqlite_db: Database, footage: Path, data_dir: Path,
+) -> None:
+    camera_id = add_camera(sqlite_db, source_kind=SourceKind.FILE, source=str(footage),
+                           replay_started_at=datetime.now(UTC), name="orphaned")
+    env = {**os.environ, "SWIPEGUARD_DATA_DIR": str(data_dir)}
+    parent = subprocess.Popen([sys.executable, "-m", "swipeguard", "record", "--processes",
+                               "2"], env=env, stderr=subprocess.DEVNULL)
+    wait_until(lambda: segments(sqlite_db, camera_id), timeout=30, what="a segment")
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+
+    parent.kill()
+    parent.wait(10)
+
+    assert len(children) == 2
+    wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), timeout=30,
+               what="the children to stop")

@@ -76,6 +76,8 @@ class RecordingSettings(Section):
     reconnect_max_s: float = Field(30.0, ge=0.5, le=600.0, title="Longest reconnect delay")
     clip_before_s: float = Field(15.0, ge=0.0, le=600.0, title="Clip seconds before a swipe")
     clip_after_s: float = Field(15.0, ge=0.0, le=600.0, title="Clip seconds after a swipe")
+    in_serve: bool = Field(
+        True, title="swipeguard serve records the cameras (off: `swipeguard record` does)")
 
 
 class RetentionSettings(Section):

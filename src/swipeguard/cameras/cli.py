@@ -9,6 +9,7 @@ core.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import signal
 import subprocess
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 # Closing a segment writes its last fragment; a slow disk or a camera stuck in a read
 # (10 s timeout) is given this long before the command exits anyway.
 STOP_TIMEOUT_S = 15.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,7 +97,8 @@ def _record_in_processes(args: argparse.Namespace) -> int:
     base = [sys.executable, "-m", "swipeguard", "record"]
     if args.data_dir:
         base += ["--data-dir", str(args.data_dir)]
-    children = [subprocess.Popen([*base, "--shard", f"{i}/{args.processes}"])
+    children = [subprocess.Popen([*base, "--shard", f"{i}/{args.processes}"],
+                                 preexec_fn=_stop_with_parent)
                 for i in range(args.processes)]
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,3 +119,10 @@ def _record_in_processes(args: argparse.Namespace) -> int:
             child.kill()
             codes.append(child.wait())
     return 0 if done.is_set() and not any(codes) else 1
+
+
+def _stop_with_parent() -> None:
+    """In a child, before it runs: Linux sends it SIGTERM if this parent dies, even killed
+    with SIGKILL, so no recorder is left holding its cameras' claims."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
