@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -131,3 +132,17 @@ def test_a_signed_in_write_that_a_form_could_send_is_refused(client: TestClient)
     assert forged.status_code == 403 and "X-Requested-With" in forged.json()["detail"]
     assert bare_delete.status_code == 403
     assert client.get("/api/me").status_code == 200
+
+
+def test_a_failed_sign_in_logs_only_names_that_are_users(
+    client: TestClient, caplog: pytest.LogCaptureFixture,
+) -> None:
+    forged = "nobody\n2026-12-04 21:54:01,000 INFO swipeguard.auth.views: user ada signed in"
+    with caplog.at_level(logging.INFO, logger="swipeguard.auth"):
+        sign_in(client, username=forged, password="x")
+        sign_in(client, username="Secretpass123", password="x")
+        sign_in(client, username="olga", password="not the password")
+
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ada signed in" not in logged and "Secretpass123" not in logged
+    assert logged.count("a name that is no user's") == 2 and "user olga" in logged

@@ -12,6 +12,10 @@ def test_a_card_number_in_a_request_address_is_masked() -> None:
     assert mask_card_paths("/api/cases?limit=5&card_no=880000409901&x=1") == (
         "/api/cases?limit=5&card_no=****9901&x=1")
     assert mask_card_paths("/api/cases?card_no=880000409901") == "/api/cases?card_no=****9901"
+    assert mask_card_paths("/api/cases?card%5Fno=880000409901") == (
+        "/api/cases?card%5Fno=****9901")
+    assert "880000409901" not in mask_card_paths("/api/cards/880000409901%2Ftimeline")
+    assert mask_card_paths("/api/swipes/1234567/clip") == "/api/swipes/1234567/clip"
 
 
 def test_the_access_log_writes_no_card_number() -> None:

@@ -54,12 +54,16 @@ def secret_key(configured: str | None, data_dir: Path) -> str:
 # and any query parameter named card_no (e.g. /api/cases?card_no=...).
 _CARD_IN_PATH = re.compile(r"(/api/card(?:-holder)?s/)([^/?#\s]+)")
 _CARD_IN_QUERY = re.compile(r"([?&]card_no=)([^&#\s]*)", re.IGNORECASE)
+# Whatever the spelling (percent-encoded names or slashes): no run of 8 or more digits,
+# the shape of a card or ID number, is written out. Row ids stay shorter than that.
+_LONG_NUMBER = re.compile(r"\d{4,}(\d{4})")
 
 
 def mask_card_paths(text: str) -> str:
     """A request address with any card number in it masked."""
     text = _CARD_IN_PATH.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
-    return _CARD_IN_QUERY.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
+    text = _CARD_IN_QUERY.sub(lambda m: m.group(1) + mask_card(m.group(2)), text)
+    return _LONG_NUMBER.sub(lambda m: "****" + m.group(1), text)
 
 
 class MaskCardPaths(logging.Filter):

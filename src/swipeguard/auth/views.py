@@ -57,7 +57,11 @@ def sign_in(
     user = service.authenticate(session, username=body.username, password=body.password)
     if user is None:
         throttle.failed(*keys)
-        log.info("failed sign-in for user %s", body.username[:100])
+        # Only a name that is a user's is written: what was typed may be a password in
+        # the wrong field, or text made to look like log lines.
+        known = service.get_by_username(session, username=body.username)
+        log.info("failed sign-in for %s", f"user {known.username}" if known
+                 else "a name that is no user's")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
 
     throttle.succeeded(keys[0])
