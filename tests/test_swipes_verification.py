@@ -322,3 +322,36 @@ def test_a_verifier_outlives_a_database_that_is_away(
     assert not thread.is_alive()
     assert "cannot reach the database" in caplog.text
     away.dispose()
+
+
+def _casia(samples: Path, person: int, index: int) -> Path:
+    return samples / "faces" / "casia-facev5" / f"{person:03d}" / f"{person:03d}_{index}.bmp"
+
+
+@pytest.mark.parametrize("rule", [True, False])
+def test_a_face_nearer_another_enrolled_holder_is_a_mismatch(
+    settings: Settings, sqlite_db: Database, client: TestClient, till: TillKey,
+    pool: FacePool, samples: Path, rule: bool,
+) -> None:
+    # Two Chinese subjects whose faces dlib places within the threshold of each other.
+    settings = settings.model_copy(update={"verification": settings.verification.model_copy(
+        update={"nearest_enrolled": rule})})
+    add_holder(sqlite_db, settings, card_no="1000000101", photo=_casia(samples, 2, 0))
+    add_holder(sqlite_db, settings, card_no="1000000102", photo=_casia(samples, 3, 0))
+    genuine = _post(client, till, card_no="1000000101", key="cn-genuine",
+                    still=jpeg_of(_casia(samples, 2, 1)))
+    other = _post(client, till, card_no="1000000101", key="cn-other",
+                  still=jpeg_of(_casia(samples, 3, 1)))
+
+    Verifier(settings, sqlite_db, pool=pool).drain()
+
+    by_other = _swipe(sqlite_db, other["swipe_id"])
+    assert _swipe(sqlite_db, genuine["swipe_id"]).verdict is Verdict.VERIFIED
+    assert by_other.distance is not None
+    assert by_other.distance <= settings.verification.threshold  # the threshold alone passes
+    if rule:
+        assert by_other.verdict is Verdict.MISMATCH
+        assert "nearer another enrolled card holder" in (by_other.reason or "")
+        assert [a.kind for a in _alarms(sqlite_db, by_other.id)] == [AlarmKind.MISMATCH]
+    else:
+        assert by_other.verdict is Verdict.VERIFIED

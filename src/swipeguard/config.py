@@ -51,6 +51,11 @@ class VerificationSettings(Section):
         0.59, gt=0.0, lt=2.0,
         title="Euclidean distance at or below which a capture matches the card holder",
     )
+    # On top of the threshold: a face nearer another enrolled holder's photo than the card
+    # holder's is a mismatch (`swipeguard bench populations`: different-person pairs
+    # accepted on Chinese faces fall from 72% to 0, with every genuine pair still kept).
+    nearest_enrolled: bool = Field(
+        True, title="A face nearer another enrolled card holder than the card's is a mismatch")
     decision_deadline_s: float = Field(
         5.0, ge=0.0, le=60.0, title="Longest a till's pre-payment check waits for the verdict"
     )

@@ -26,6 +26,7 @@ class Holder:
     status: CardStatus
     lost_since: datetime | None
     template: Sequence[Embedding]
+    card_holder_id: int | None = None
 
 
 @dataclass(frozen=True)
