@@ -56,6 +56,12 @@ class VerificationSettings(Section):
     # accepted on Chinese faces fall from 72% to 0, with every genuine pair still kept).
     nearest_enrolled: bool = Field(
         True, title="A face nearer another enrolled card holder than the card's is a mismatch")
+    # ...unless it is this near the card's holder: one person enrolled on two cards (or a
+    # twin) is not flagged. 1% of Chinese different-person pairs fall below 0.41, half of
+    # same-person pairs below 0.28 (`swipeguard bench populations`).
+    sure_below: float = Field(
+        0.40, ge=0.0, lt=2.0,
+        title="Distance under which the card holder is matched whoever else is near")
     decision_deadline_s: float = Field(
         5.0, ge=0.0, le=60.0, title="Longest a till's pre-payment check waits for the verdict"
     )

@@ -78,6 +78,7 @@ def verify(settings: Settings, db: Database, pool: FacePool, inputs: Inputs, *,
     judgement = judge(holder=inputs.holder, swiped_at=inputs.swiped_at, outcome=outcome,
                       threshold=v.threshold, alarm_on_no_face=v.alarm_on_no_face)
     if (v.nearest_enrolled and judgement.verdict is Verdict.VERIFIED
+            and judgement.distance is not None and judgement.distance > v.sure_below
             and isinstance(outcome, FaceCapture) and inputs.holder is not None):
         judgement = nearest_enrolled(settings, db, inputs.holder, outcome, judgement)
     return outcome, judgement
@@ -90,8 +91,9 @@ NEAREST_K = 8
 
 def nearest_enrolled(settings: Settings, db: Database, holder: Holder, outcome: FaceCapture,
                      judgement: Judgement) -> Judgement:
-    """A face within the threshold that is nearer another enrolled holder's photo than any
-    of the card holder's is that other person: everyone insured is enrolled.
+    """A face within the threshold (but not surely the holder's, ``sure_below``) that is
+    nearer another enrolled holder's photo than any of the card holder's is that other
+    person: everyone insured is enrolled.
 
     dlib's descriptors crowd East-Asian faces together: on the Chinese CASIA-FaceV5
     subjects 72% of different-person pairs fall within the threshold, and none pass
