@@ -314,8 +314,9 @@ class FaceSearch:
     def galleries(self) -> list[tuple[Gallery, type]]:
         return [(self.captures, Capture), (self.enrolled, EnrolledPhoto)]
 
-    def sync(self, *, check: bool = False) -> list[SyncReport]:
-        """Adds the rows the galleries lack (reading the saved files on first use).
+    def sync(self, *, check: bool = False, only: Gallery | None = None) -> list[SyncReport]:
+        """Adds the rows the galleries (or ``only`` one) lack, reading the saved files on
+        first use.
 
         ``check`` also compares counts with the database and rebuilds a gallery that
         disagrees (rows deleted, or ids reused): the indexing worker does it when it
@@ -324,7 +325,8 @@ class FaceSearch:
         with self._sync_lock:
             if not self._loaded:
                 self._load()
-            reports = [self._sync_one(g, model, check=check) for g, model in self.galleries()]
+            reports = [self._sync_one(g, model, check=check) for g, model in self.galleries()
+                       if only is None or g is only]
         return reports
 
     def _load(self) -> None:

@@ -100,7 +100,7 @@ def nearest_enrolled(settings: Settings, db: Database, holder: Holder, outcome: 
     this rule (``swipeguard bench populations``).
     """
     search = open_search(settings, db)
-    search.sync()
+    search.sync(only=search.enrolled)  # captures are the indexing worker's to add
     [hits] = search.enrolled.search(outcome.descriptor, NEAREST_K)
     if not hits or judgement.distance is None:
         return judgement
